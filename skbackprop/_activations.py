@@ -1,0 +1,109 @@
+"""Activation functions and their derivatives, applied in place.
+
+Every hidden activation is a pair ``(forward, derivative)``:
+
+- ``forward(z, scratch)`` overwrites the pre-activation ``z`` with ``f(z)``;
+- ``derivative(a, delta, scratch)`` multiplies ``delta`` by ``f'(z)`` written
+  in terms of the output ``a = f(z)``, so the forward pass only has to keep
+  activations, never pre-activations.
+
+``scratch`` is a buffer shaped like ``z``; it lets the training loop run
+without allocating a temporary on every batch.
+
+Output activations map the last layer's pre-activation (the logits) to the
+prediction; their derivatives never appear explicitly because each one is
+paired with its canonical loss in :mod:`skbackprop._losses`.
+"""
+
+import numpy as np
+from scipy.special import expit
+
+LEAKY_RELU_SLOPE = 0.01
+
+
+def identity(z, scratch):
+    pass
+
+
+def identity_derivative(a, delta, scratch):
+    pass
+
+
+def logistic(z, scratch):
+    expit(z, out=z)
+
+
+def logistic_derivative(a, delta, scratch):
+    # f'(z) = f(z) * (1 - f(z))
+    np.subtract(1, a, out=scratch)
+    scratch *= a
+    delta *= scratch
+
+
+def tanh(z, scratch):
+    np.tanh(z, out=z)
+
+
+def tanh_derivative(a, delta, scratch):
+    # f'(z) = 1 - f(z)**2
+    np.square(a, out=scratch)
+    np.subtract(1, scratch, out=scratch)
+    delta *= scratch
+
+
+def relu(z, scratch):
+    np.maximum(z, 0, out=z)
+
+
+def relu_derivative(a, delta, scratch):
+    # f'(z) is 1 where the unit is active and 0 elsewhere; sign(a) is exactly that.
+    np.sign(a, out=scratch)
+    delta *= scratch
+
+
+def leaky_relu(z, scratch):
+    np.multiply(z, LEAKY_RELU_SLOPE, out=scratch)
+    np.maximum(z, scratch, out=z)
+
+
+def leaky_relu_derivative(a, delta, scratch):
+    # Map sign(a) in {-1, 1} to {slope, 1}; a == 0 (z == 0 exactly) gets the
+    # midpoint, a valid subgradient.
+    np.sign(a, out=scratch)
+    scratch *= (1 - LEAKY_RELU_SLOPE) / 2
+    scratch += (1 + LEAKY_RELU_SLOPE) / 2
+    delta *= scratch
+
+
+HIDDEN_ACTIVATIONS = {
+    "identity": (identity, identity_derivative),
+    "logistic": (logistic, logistic_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "relu": (relu, relu_derivative),
+    "leaky_relu": (leaky_relu, leaky_relu_derivative),
+}
+
+
+def softmax(z, out, row):
+    """Row-wise softmax of the logits ``z`` into ``out``; ``row`` is (n, 1) scratch."""
+    # Subtracting the row maximum keeps exp from overflowing.
+    np.max(z, axis=1, keepdims=True, out=row)
+    np.subtract(z, row, out=out)
+    np.exp(out, out=out)
+    np.sum(out, axis=1, keepdims=True, out=row)
+    out /= row
+
+
+def output_logistic(z, out, row):
+    expit(z, out=out)
+
+
+def output_identity(z, out, row):
+    np.copyto(out, z)
+
+
+OUTPUT_ACTIVATIONS = {
+    "softmax": softmax,
+    "logistic": output_logistic,
+    "identity": output_identity,
+}

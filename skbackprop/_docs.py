@@ -1,0 +1,170 @@
+"""Docstring sections shared by BackpropClassifier and BackpropRegressor, written once."""
+
+import textwrap
+
+PARAMETERS = """\
+hidden_layer_sizes : tuple of int, default=(100,)
+    Units in each hidden layer; ``()`` means no hidden layer (a linear or
+    logistic model trained by gradient descent). An int is one hidden layer.
+
+activation : {"identity", "logistic", "tanh", "relu", "leaky_relu"}, default="relu"
+    Activation of the hidden layers. ``leaky_relu`` is ``max(z, 0.01 z)``.
+
+solver : {"sgd", "momentum", "adam"}, default="adam"
+    ``"sgd"``: ``w -= lr * g``. ``"momentum"``: ``v = momentum * v - lr * g;
+    w += v`` (Nesterov's variant with ``nesterovs_momentum=True``).
+    ``"adam"``: Adam with bias-corrected moments.
+
+batch_size : int or "auto", default="auto"
+    Rows per gradient step. ``"auto"`` is ``min(200, n_samples)``; a value
+    ``>= n_samples`` is full-batch gradient descent and ``1`` is stochastic
+    gradient descent.
+
+learning_rate_init : float, default=0.001
+    Initial step size.
+
+learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+    Step-size schedule of the ``"sgd"`` and ``"momentum"`` solvers (``"adam"``
+    ignores it). ``"invscaling"``: ``lr = learning_rate_init / (t + 1) **
+    power_t`` after each epoch, ``t`` being the samples seen so far.
+    ``"adaptive"``: when the stopping rule would end training, divide the
+    step size by 5 and go on, until it falls below 1e-6.
+
+power_t : float, default=0.5
+    Exponent of the ``"invscaling"`` schedule.
+
+max_iter : int, default=200
+    Maximum number of epochs (passes over the training data) per call to fit.
+
+l1 : float, default=0.0
+    L1 penalty strength: the objective gains ``l1 * sum(|W|) / n_samples``.
+
+l2 : float, default=0.0001
+    L2 penalty strength: the objective gains ``0.5 * l2 * sum(W ** 2) /
+    n_samples``. Both penalties act on weights, never on biases, and
+    ``n_samples`` is the number of samples (or the sum of ``sample_weight``)
+    given to fit, so their meaning does not depend on ``batch_size``.
+    scikit-learn's ``MLPClassifier`` divides its ``alpha`` by the batch size
+    instead, so ``alpha`` there matches ``l2`` here only for full batches.
+
+dropout : float or tuple of float, default=0.0
+    Inverted-dropout rate of the hidden activations during training, one
+    rate for every hidden layer or one per hidden layer. Prediction uses
+    the whole network and is deterministic.
+
+momentum : float, default=0.9
+    Momentum of the ``"momentum"`` solver, in [0, 1].
+
+nesterovs_momentum : bool, default=True
+    Use Nesterov's momentum with the ``"momentum"`` solver.
+
+beta_1 : float, default=0.9
+    Decay of Adam's first-moment estimate, in [0, 1).
+
+beta_2 : float, default=0.999
+    Decay of Adam's second-moment estimate, in [0, 1).
+
+epsilon : float, default=1e-8
+    Adam's numerical-stability constant.
+
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the training data ({split}), stop
+    when the validation score has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs in a row, and keep the weights of the best
+    epoch. Not available with ``partial_fit``.
+
+validation_fraction : float, default=0.1
+    Share of the training data held out by ``early_stopping``, in (0, 1).
+
+n_iter_no_change : int, default=10
+    Epochs without improvement by ``tol`` before training stops.
+
+tol : float, default=1e-4
+    Improvement that counts: without early stopping, of the training loss;
+    with it, of the validation score. With ``learning_rate="adaptive"`` a
+    stall lowers the step size instead of stopping.
+
+shuffle : bool, default=True
+    Reshuffle the training rows before every epoch.
+
+random_state : int, RandomState instance or None, default=None
+    Seeds the initial weights, the shuffling, the dropout masks and the
+    early-stopping split. An int makes fit reproducible bit for bit.
+
+verbose : int, default=0
+    If ``>= 1``, print one line per epoch: its number, the loss, the
+    validation score (with early stopping) and the seconds it took.
+
+warm_start : bool, default=False
+    Start fit from the weights of the previous fit instead of new random
+    ones (the solver's state starts afresh, as in scikit-learn's MLP;
+    ``partial_fit`` keeps it).
+"""
+
+ATTRIBUTES = """\
+loss_ : float
+    The objective (mean data loss plus penalties) at the end of the last epoch.
+
+loss_curve_ : list of float
+    ``loss_`` after every epoch (accumulated over ``warm_start`` fits and
+    ``partial_fit`` calls).
+
+best_loss_ : float or None
+    Lowest ``loss_`` reached; None with ``early_stopping``.
+
+validation_scores_ : list of float or None
+    Validation score ({score}) after every epoch; None without ``early_stopping``.
+
+best_validation_score_ : float or None
+    Best validation score; None without ``early_stopping``.
+
+t_ : int
+    Number of training samples seen by the solver.
+
+coefs_ : list of ndarray
+    ``coefs_[i]`` is the weight matrix from layer ``i`` to layer ``i + 1``.
+
+intercepts_ : list of ndarray
+    ``intercepts_[i]`` is the bias vector of layer ``i + 1``.
+
+n_features_in_ : int
+    Number of features seen during fit.
+
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Names of features seen during fit; defined only when X has string
+    feature names (a pandas DataFrame).
+
+n_iter_ : int
+    Epochs run by the last fit (``partial_fit`` adds one per call).
+
+n_layers_ : int
+    Number of layers, input and output included.
+
+n_outputs_ : int
+    Number of output units.
+
+out_activation_ : str
+    Output activation: {out_activations}.
+"""
+
+
+def parameters(split):
+    """The Parameters section; ``split`` says how early stopping holds data out."""
+    return PARAMETERS.replace("{split}", split)
+
+
+def attributes(score, out_activations):
+    """The shared part of the Attributes section."""
+    return ATTRIBUTES.replace("{score}", score).replace("{out_activations}", out_activations)
+
+
+def fill(template, **sections):
+    """Replace each ``{name}`` in ``template`` by ``sections[name]``.
+
+    Placeholders stand alone at the start of a line; the text is indented to
+    the docstring's level. Plain replacement rather than str.format, since the
+    docs hold literal braces.
+    """
+    for name, text in sections.items():
+        template = template.replace("{" + name + "}", textwrap.indent(text, "    ").rstrip())
+    return template

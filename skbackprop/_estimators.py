@@ -1,0 +1,683 @@
+"""The scikit-learn layer: validation, target encoding, fit / partial_fit / predict.
+
+This is the only module that knows about scikit-learn. BackpropClassifier and
+BackpropRegressor share ``_BaseBackprop`` and differ only in how they encode
+targets, which output activation they pick and which score early stopping uses.
+"""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from . import _docs
+from ._activations import HIDDEN_ACTIVATIONS
+from ._losses import LOSSES
+from ._network import Network
+from ._solvers import Adam, Momentum, Sgd
+from ._training import History, Trainer
+
+AUTO_BATCH_SIZE = 200
+
+
+@contextmanager
+def _restored_on_failure(estimator):
+    """Undo every attribute change of ``estimator`` if the block raises.
+
+    Fitting builds new arrays and never writes into the old ones, so a
+    shallow copy of ``__dict__`` is enough to keep the previous model usable.
+    """
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
+class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
+    """Shared implementation of the backpropagation estimators."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions({"sgd", "momentum", "adam"})],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=0.001,
+        learning_rate="constant",
+        power_t=0.5,
+        max_iter=200,
+        l1=0.0,
+        l2=0.0001,
+        dropout=0.0,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.l1 = l1
+        self.l2 = l2
+        self.dropout = dropout
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -- what the classifier and the regressor do differently ----------------
+
+    @abstractmethod
+    def _encode_targets(self, y, first_call, classes=None):
+        """Return ``(y, Y)``: the checked targets and their float matrix for the loss.
+
+        A first call also sets the target attributes (``classes_`` ...).
+        """
+
+    @abstractmethod
+    def _output_activation(self):
+        """Output activation for the targets seen by ``_encode_targets``."""
+
+    @abstractmethod
+    def _decode(self, output):
+        """Predictions from output activations."""
+
+    @abstractmethod
+    def _validation_score(self, y_true, y_pred, sample_weight):
+        """Score driving early stopping; higher is better."""
+
+    # -- fitting -------------------------------------------------------------
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if not all(isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive ints (or () for no "
+                f"hidden layer), got {self.hidden_layer_sizes!r}."
+            )
+        return sizes
+
+    def _dropout_rates(self, n_hidden):
+        if isinstance(self.dropout, Real):
+            return (float(self.dropout),) * n_hidden
+        rates = tuple(float(rate) for rate in self.dropout)
+        if len(rates) != n_hidden or not all(0 <= rate < 1 for rate in rates):
+            raise ValueError(
+                "dropout must be a float in [0, 1) or a tuple with one such rate per "
+                f"hidden layer ({n_hidden} here), got {self.dropout!r}."
+            )
+        return rates
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(AUTO_BATCH_SIZE, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples. float32 data trains in float32.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets: class labels (or a label indicator matrix) for
+            classification, real values for regression.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss (and in the penalty's ``n_samples``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with _restored_on_failure(self):
+            return self._fit(X, y, sample_weight, incremental=False)
+
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        with _restored_on_failure(self):
+            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        self._validate_params()
+        hidden = self._hidden_layer_sizes()
+        dropout = self._dropout_rates(len(hidden))
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: there is no "
+                "held-out data in a single pass. Use fit, or set early_stopping=False."
+            )
+        fitted = hasattr(self, "coefs_")
+        first_call = not fitted or not (self.warm_start or incremental)
+
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=not is_classifier(self),
+            reset=first_call,
+        )
+        if sp.issparse(X):
+            # Rows are what batches take, and CSR takes them fastest.
+            X = X.tocsr()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        y, Y = self._encode_targets(y, first_call, classes)
+        Y = Y.astype(X.dtype, copy=False)
+        layer_sizes = [X.shape[1], *hidden, Y.shape[1]]
+        if not first_call and [c.shape[0] for c in self.coefs_] + [Y.shape[1]] != layer_sizes:
+            raise ValueError(
+                "warm_start and partial_fit need the same hidden_layer_sizes and "
+                "outputs as the previous fit; refit with warm_start=False to change them."
+            )
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        history = self._history(first_call)
+        # Seeding by the epochs already run gives each continued call its own stream.
+        rng = np.random.default_rng([seed, len(history.loss_curve)])
+        network = Network(layer_sizes, self.activation, self._output_activation(), X.dtype, dropout)
+        if first_call:
+            network.initialize(rng)
+        else:
+            network.set_parameters(self.coefs_, self.intercepts_)
+        solver = self._make_solver(network.params)
+        if incremental and fitted and self._solver_state["solver"] == self.solver:
+            solver.set_state(self._solver_state["state"])
+
+        validation_score = None
+        penalty_scale = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        if self.early_stopping:
+            X, Y, y, sample_weight, validation_score = self._split_validation(
+                X, Y, y, sample_weight, network, seed
+            )
+            if history.validation_scores is None:
+                history.validation_scores = []
+        trainer = Trainer(
+            network,
+            LOSSES[network.output_activation],
+            solver,
+            batch_size=self._batch_size(X.shape[0]),
+            l1=self.l1,
+            l2=self.l2,
+            penalty_scale=penalty_scale,
+            shuffle=self.shuffle,
+            rng=rng,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation_score=validation_score,
+            verbose=self.verbose,
+        )
+        max_epochs = 1 if incremental else self.max_iter
+        n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history)
+        if not incremental and not stopped and n_epochs == self.max_iter:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
+        return self
+
+    def _history(self, first_call):
+        if first_call:
+            return History(validation_scores=[] if self.early_stopping else None)
+        return History(
+            loss_curve=list(self.loss_curve_),
+            validation_scores=(
+                list(self.validation_scores_) if self.validation_scores_ is not None else None
+            ),
+            best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
+            best_validation_score=(
+                self.best_validation_score_ if self.best_validation_score_ is not None else -np.inf
+            ),
+            no_improvement_count=self._no_improvement_count,
+            samples_seen=self.t_,
+        )
+
+    def _make_solver(self, params):
+        if self.solver == "adam":
+            return Adam(params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        if self.solver == "momentum":
+            return Momentum(
+                params,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.power_t,
+                self.momentum,
+                self.nesterovs_momentum,
+            )
+        return Sgd(params, self.learning_rate_init, self.learning_rate, self.power_t)
+
+    def _split_validation(self, X, Y, y, sample_weight, network, seed):
+        """Hold out ``validation_fraction`` of the rows; return the training part
+        and a callable scoring the network on the held-out part."""
+        stratify = y if is_classifier(self) and y.ndim == 1 else None
+        train, val = train_test_split(
+            np.arange(X.shape[0]),
+            test_size=self.validation_fraction,
+            random_state=seed,
+            stratify=stratify,
+        )
+        if len(val) < 2:
+            raise ValueError(
+                f"The validation set is too small ({len(val)} rows): increase "
+                "validation_fraction or pass more data, or set early_stopping=False."
+            )
+        X_val, y_val = X[val], y[val]
+        w_val = None if sample_weight is None else sample_weight[val]
+
+        def validation_score():
+            return self._validation_score(y_val, self._decode(network.predict(X_val)), w_val)
+
+        w_train = None if sample_weight is None else sample_weight[train]
+        return X[train], Y[train], y[train], w_train, validation_score
+
+    def _store_fitted(self, network, solver, history, n_epochs, continued):
+        self.coefs_ = network.coefs
+        self.intercepts_ = network.intercepts
+        self.n_layers_ = len(network.layer_sizes)
+        self.n_outputs_ = network.layer_sizes[-1]
+        self.out_activation_ = network.output_activation
+        self._hidden_activation = network.activation
+        self.n_iter_ = self.n_iter_ + n_epochs if continued else n_epochs
+        self.t_ = history.samples_seen
+        self.loss_ = history.loss_curve[-1]
+        self.loss_curve_ = history.loss_curve
+        early = history.validation_scores is not None and self.early_stopping
+        self.best_loss_ = None if early else history.best_loss
+        self.validation_scores_ = history.validation_scores if early else None
+        self.best_validation_score_ = history.best_validation_score if early else None
+        self._no_improvement_count = history.no_improvement_count
+        self._solver_state = {"solver": self.solver, "state": solver.get_state()}
+
+    # -- prediction ----------------------------------------------------------
+
+    def _network(self):
+        return Network(
+            [self.coefs_[0].shape[0], *(c.shape[1] for c in self.coefs_)],
+            self._hidden_activation,
+            self.out_activation_,
+            self.coefs_[0].dtype,
+        ).set_parameters(self.coefs_, self.intercepts_)
+
+    def _forward(self, X, logits=False):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        with np.errstate(over="ignore", invalid="ignore"):
+            output = self._network().predict(X, logits=logits)
+        if not np.isfinite(output).all():
+            raise ValueError(
+                "The network's output is not finite (inf or NaN) for some rows of X: "
+                "their values are far outside what it was trained on. Scale X as the "
+                "training data was scaled."
+            )
+        return output
+
+    def predict(self, X):
+        """Predict using the trained network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted classes or values.
+        """
+        return self._decode(self._forward(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+_CLASSIFIER_DOC = """Multilayer perceptron classifier trained by backpropagation.
+
+A scikit-learn classifier: use it alone or in a Pipeline, GridSearchCV or
+cross_val_score. It minimises the cross-entropy of a softmax output
+(multiclass) or of logistic outputs (binary and multilabel) plus L1/L2
+penalties, by mini-batch gradient descent with plain SGD, momentum or Adam,
+with optional dropout and early stopping.
+
+Parameters
+----------
+{parameters}
+
+Attributes
+----------
+classes_ : ndarray of shape (n_classes,)
+    Class labels.
+
+{attributes}
+
+See Also
+--------
+BackpropRegressor : The same network for regression.
+sklearn.neural_network.MLPClassifier : scikit-learn's multilayer perceptron.
+
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> from skbackprop import BackpropClassifier
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = make_pipeline(StandardScaler(), BackpropClassifier(max_iter=500, random_state=0))
+>>> clf.fit(X, y).score(X, y) > 0.95
+True
+>>> clf.predict_proba(X[:1]).shape
+(1, 3)
+"""
+
+
+class BackpropClassifier(ClassifierMixin, _BaseBackprop):
+    __doc__ = _docs.fill(
+        _CLASSIFIER_DOC,
+        parameters=_docs.parameters(split="stratified by class"),
+        attributes=_docs.attributes(
+            score="accuracy",
+            out_activations='"softmax" (multiclass) or "logistic" (binary, multilabel)',
+        ),
+    )
+
+    def _encode_targets(self, y, first_call, classes=None):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        multilabel = type_of_target(y).startswith("multilabel")
+        if first_call:
+            binarizer = LabelBinarizer().fit(y if classes is None or multilabel else classes)
+            if len(binarizer.classes_) < 2:
+                raise ValueError(
+                    f"The target y has only one class ({binarizer.classes_[0]!r}); a "
+                    "classifier needs samples of at least two classes."
+                )
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(
+                f"classes={classes!r} is not the same as in the previous call, where "
+                f"it was {self.classes_!r}."
+            )
+        if not multilabel:
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"y contains labels not in classes_ {self.classes_!r}: {unseen!r}."
+                )
+        return y, self._label_binarizer.transform(y)
+
+    def _output_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _decode(self, output):
+        return self._label_binarizer.inverse_transform(output)
+
+    def _validation_score(self, y_true, y_pred, sample_weight):
+        return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the network with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or a label indicator matrix for multilabel targets.
+
+        classes : array-like of shape (n_classes,), default=None
+            Every class that any call will see; required on the first call
+            (unless y is a label indicator matrix), optional afterwards.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        if not hasattr(self, "coefs_") and classes is None:
+            if not type_of_target(y).startswith("multilabel"):
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def decision_function(self, X):
+        """The network's output logits: higher means more likely.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For binary targets, the logit of ``classes_[1]``; otherwise one
+            logit per class (or label), before softmax (or logistic).
+        """
+        logits = self._forward(X, logits=True)
+        return logits.ravel() if self._label_binarizer.y_type_ == "binary" else logits
+
+    def predict_proba(self, X):
+        """Probability of each class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; for multilabel
+            targets, the probability of each label independently.
+        """
+        proba = self._forward(X)
+        if self._label_binarizer.y_type_ == "binary":
+            return np.hstack([1 - proba, proba])
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of the probability of each class, computed stably from the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``, finite even where a probability underflows.
+        """
+        logits = self._forward(X, logits=True)
+        if self.out_activation_ == "softmax":
+            return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        # log(sigmoid(z)) = -log(1 + exp(-z)) and log(1 - sigmoid(z)) = -log(1 + exp(z))
+        log_positive = -np.logaddexp(0, -logits)
+        if self._label_binarizer.y_type_ == "binary":
+            return np.hstack([-np.logaddexp(0, logits), log_positive])
+        return log_positive
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+_REGRESSOR_DOC = """Multilayer perceptron regressor trained by backpropagation.
+
+A scikit-learn regressor: use it alone or in a Pipeline, GridSearchCV or
+cross_val_score. It minimises half the squared error of an identity output
+layer (averaged over outputs for multi-output targets) plus L1/L2 penalties,
+by mini-batch gradient descent with plain SGD, momentum or Adam, with
+optional dropout and early stopping.
+
+Parameters
+----------
+{parameters}
+
+Attributes
+----------
+{attributes}
+
+See Also
+--------
+BackpropClassifier : The same network for classification.
+sklearn.neural_network.MLPRegressor : scikit-learn's multilayer perceptron.
+
+Examples
+--------
+>>> from sklearn.datasets import load_diabetes
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> from skbackprop import BackpropRegressor
+>>> X, y = load_diabetes(return_X_y=True)
+>>> reg = make_pipeline(
+...     StandardScaler(),
+...     BackpropRegressor(learning_rate_init=0.01, max_iter=300, random_state=0),
+... )
+>>> reg.fit(X, y).score(X, y) > 0.5
+True
+"""
+
+
+class BackpropRegressor(RegressorMixin, _BaseBackprop):
+    __doc__ = _docs.fill(
+        _REGRESSOR_DOC,
+        parameters=_docs.parameters(split="a random split"),
+        attributes=_docs.attributes(score="R^2", out_activations='"identity"'),
+    )
+
+    def _encode_targets(self, y, first_call, classes=None):
+        if first_call:
+            self._y_ndim = y.ndim
+        return y, y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _output_activation(self):
+        return "identity"
+
+    def _decode(self, output):
+        return output.ravel() if self._y_ndim == 1 else output
+
+    def _validation_score(self, y_true, y_pred, sample_weight):
+        return r2_score(y_true, y_pred, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the network with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._partial_fit(X, y, sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

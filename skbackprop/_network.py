@@ -1,0 +1,220 @@
+"""The layered network: parameters, forward pass and backward pass.
+
+Symbols follow the textbook and the user guide. For layer ``l = 1 .. L``::
+
+    z(l) = a(l-1) W(l) + b(l)          a(0) = X
+    a(l) = f(z(l))                     f = output activation at l = L
+    delta(L) = d loss / d z(L)         given by the loss (canonical: p - y)
+    delta(l) = (delta(l+1) W(l+1)^T) * f'(z(l))
+    dW(l) = a(l-1)^T delta(l)          db(l) = sum over rows of delta(l)
+
+The loss folds the ``1 / n_batch`` (or the sample weights) into ``delta(L)``,
+so the sums above are already the gradient of the batch's mean loss.
+
+All weights and biases live in one flat buffer ``params`` (weights of every
+layer first, then every bias), and their gradients in a twin buffer
+``grads``; ``coefs`` / ``intercepts`` and ``grad_coefs`` / ``grad_intercepts``
+are views into them. A solver therefore updates the whole network with a few
+numpy calls, and the weight penalty touches one slice, ``params[:n_weights]``.
+"""
+
+from itertools import pairwise
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+
+# Rows per chunk when predicting, so memory stays bounded on any number of rows.
+PREDICT_CHUNK_ROWS = 4096
+
+
+def _matmul_into(a, b, out):
+    if sp.issparse(a):
+        out[...] = a @ b
+    else:
+        np.matmul(a, b, out=out)
+
+
+class _Workspace:
+    """Every array one forward and backward pass over ``n_rows`` rows needs.
+
+    Made once per batch size and reused, so training allocates nothing per batch.
+    """
+
+    def __init__(self, n_rows, layer_sizes, dtype, dropout):
+        hidden = layer_sizes[1:-1]
+        n_outputs = layer_sizes[-1]
+
+        def new(width):
+            return np.empty((n_rows, width), dtype=dtype)
+
+        # hidden[l] holds z then, in place, a = f(z) of hidden layer l.
+        self.hidden = [new(width) for width in hidden]
+        self.deltas = [new(width) for width in hidden]
+        self.scratch = [new(width) for width in hidden]
+        self.masks = [new(w) if rate > 0 else None for w, rate in zip(hidden, dropout, strict=True)]
+        # The input of the next layer: the activation, or its dropped-out copy.
+        self.inputs = [
+            new(w) if rate > 0 else a
+            for w, rate, a in zip(hidden, dropout, self.hidden, strict=True)
+        ]
+        self.logits = new(n_outputs)
+        self.output = new(n_outputs)
+        self.output_delta = new(n_outputs)
+        self.row = new(1)
+
+
+class Network:
+    """Dense feed-forward network of ``layer_sizes`` units.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input and output included.
+    activation : str
+        Hidden activation, a key of ``HIDDEN_ACTIVATIONS``.
+    output_activation : str
+        A key of ``OUTPUT_ACTIVATIONS``.
+    dtype : numpy dtype
+        float32 or float64; parameters, buffers and inputs all share it.
+    dropout : sequence of float, optional
+        Dropout rate of each hidden layer, used by ``forward(training=True)``.
+    """
+
+    def __init__(self, layer_sizes, activation, output_activation, dtype, dropout=None):
+        self.layer_sizes = tuple(int(n) for n in layer_sizes)
+        self.activation = activation
+        self.output_activation = output_activation
+        self.dtype = np.dtype(dtype)
+        n_hidden = len(self.layer_sizes) - 2
+        self.dropout = tuple(dropout) if dropout is not None else (0.0,) * n_hidden
+        self._f, self._f_derivative = HIDDEN_ACTIVATIONS[activation]
+        self._output_f = OUTPUT_ACTIVATIONS[output_activation]
+
+        shapes = list(pairwise(self.layer_sizes))
+        self.n_weights = sum(fan_in * fan_out for fan_in, fan_out in shapes)
+        n_params = self.n_weights + sum(self.layer_sizes[1:])
+        self.params = np.zeros(n_params, dtype=self.dtype)
+        self.grads = np.zeros(n_params, dtype=self.dtype)
+        self.coefs, self.intercepts = self._views(self.params, shapes)
+        self.grad_coefs, self.grad_intercepts = self._views(self.grads, shapes)
+        self._workspaces = {}
+
+    def _views(self, flat, shapes):
+        coefs, intercepts = [], []
+        start = 0
+        for fan_in, fan_out in shapes:
+            coefs.append(flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
+            start += fan_in * fan_out
+        for _, fan_out in shapes:
+            intercepts.append(flat[start : start + fan_out])
+            start += fan_out
+        return coefs, intercepts
+
+    @property
+    def weights(self):
+        """All weights (no biases) as one flat view, for penalties."""
+        return self.params[: self.n_weights]
+
+    @property
+    def weight_grads(self):
+        return self.grads[: self.n_weights]
+
+    def initialize(self, rng):
+        """Draw weights suited to the activation that follows them; biases start at 0.
+
+        He uniform (bound sqrt(6 / fan_in)) before relu and leaky_relu, which
+        zero half their inputs; Glorot uniform (bound sqrt(6 / (fan_in +
+        fan_out))) before logistic, tanh, identity and the output layer.
+        """
+        n_layers = len(self.coefs)
+        for index, coef in enumerate(self.coefs):
+            fan_in, fan_out = coef.shape
+            feeds_relu = index < n_layers - 1 and self.activation in ("relu", "leaky_relu")
+            bound = np.sqrt(6.0 / fan_in) if feeds_relu else np.sqrt(6.0 / (fan_in + fan_out))
+            # Drawn in float64 whatever the dtype, so float32 starts from the same values.
+            coef[...] = rng.uniform(-bound, bound, size=coef.shape)
+        self.params[self.n_weights :] = 0
+        return self
+
+    def set_parameters(self, coefs, intercepts):
+        for mine, theirs in zip(
+            self.coefs + self.intercepts, list(coefs) + list(intercepts), strict=True
+        ):
+            mine[...] = theirs
+        return self
+
+    def _workspace(self, n_rows):
+        workspace = self._workspaces.get(n_rows)
+        if workspace is None:
+            # A fit meets two batch sizes (full and last) and predict two chunk sizes.
+            if len(self._workspaces) >= 8:
+                self._workspaces.clear()
+            workspace = _Workspace(n_rows, self.layer_sizes, self.dtype, self.dropout)
+            self._workspaces[n_rows] = workspace
+        return workspace
+
+    def forward(self, X, training=False, rng=None):
+        """Forward pass over the rows of ``X``; returns the workspace holding it.
+
+        With ``training=True`` inverted dropout is applied to the hidden
+        activations (masks drawn from ``rng``), and the workspace keeps what
+        ``backward`` needs. The returned arrays are reused by the next call.
+        """
+        ws = self._workspace(X.shape[0])
+        layer_input = X
+        for index, rate in enumerate(self.dropout):
+            z = ws.hidden[index]
+            _matmul_into(layer_input, self.coefs[index], z)
+            z += self.intercepts[index]
+            self._f(z, ws.scratch[index])
+            if training and rate > 0:
+                self._drop_out(z, rate, ws.masks[index], ws.inputs[index], rng)
+                layer_input = ws.inputs[index]
+            else:
+                layer_input = z
+        _matmul_into(layer_input, self.coefs[-1], ws.logits)
+        ws.logits += self.intercepts[-1]
+        self._output_f(ws.logits, ws.output, ws.row)
+        return ws
+
+    @staticmethod
+    def _drop_out(activation, rate, mask, dropped, rng):
+        # Inverted dropout: keep a unit with probability 1 - rate and scale it
+        # by 1 / (1 - rate), so prediction needs no rescaling.
+        keep = 1.0 - rate
+        rng.random(out=mask, dtype=mask.dtype)
+        mask += keep
+        np.floor(mask, out=mask)
+        mask *= 1.0 / keep
+        np.multiply(activation, mask, out=dropped)
+
+    def backward(self, X, ws):
+        """Fill ``grads`` from ``ws.output_delta``, which the loss has written."""
+        delta = ws.output_delta
+        for index in range(len(self.coefs) - 1, -1, -1):
+            layer_input = X if index == 0 else ws.inputs[index - 1]
+            _matmul_into(layer_input.T, delta, self.grad_coefs[index])
+            np.sum(delta, axis=0, out=self.grad_intercepts[index])
+            if index == 0:
+                break
+            previous = ws.deltas[index - 1]
+            np.matmul(delta, self.coefs[index].T, out=previous)
+            if ws.masks[index - 1] is not None:
+                previous *= ws.masks[index - 1]
+            self._f_derivative(ws.hidden[index - 1], previous, ws.scratch[index - 1])
+            delta = previous
+
+    def predict(self, X, logits=False, chunk_rows=PREDICT_CHUNK_ROWS):
+        """Output activations (or the logits) for every row of ``X``, chunk by chunk."""
+        n_rows = X.shape[0]
+        result = np.empty((n_rows, self.layer_sizes[-1]), dtype=self.dtype)
+        for start in range(0, n_rows, chunk_rows):
+            stop = min(start + chunk_rows, n_rows)
+            chunk = X[start:stop]
+            if chunk.dtype != self.dtype:
+                chunk = chunk.astype(self.dtype)
+            ws = self.forward(chunk)
+            result[start:stop] = ws.logits if logits else ws.output
+        return result

@@ -1,0 +1,144 @@
+"""Solvers: ``step(grads)`` updates the flat parameter buffer in place.
+
+Each solver works on the whole network at once (``params`` and ``grads`` are
+the flat buffers of :class:`skbackprop._network.Network`) and keeps its
+state in arrays made once, so a step allocates nothing.
+
+Learning-rate schedules (``sgd`` and ``momentum``), as scikit-learn's MLP
+defines them:
+
+- ``constant``: ``lr = learning_rate_init``;
+- ``invscaling``: after each epoch ``lr = learning_rate_init / (t + 1)**power_t``
+  with ``t`` the number of samples seen;
+- ``adaptive``: when the stopping rule fires, ``lr /= 5`` and training goes
+  on, until ``lr`` falls below 1e-6.
+"""
+
+import numpy as np
+
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+
+
+class Sgd:
+    """Plain gradient descent: ``w -= lr * g``."""
+
+    def __init__(self, params, learning_rate_init, schedule="constant", power_t=0.5):
+        self.params = params
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate_init
+        self.schedule = schedule
+        self.power_t = power_t
+        self._scratch = np.empty_like(params)
+
+    def step(self, grads):
+        np.multiply(grads, self.learning_rate, out=self._scratch)
+        self.params -= self._scratch
+
+    def end_epoch(self, samples_seen):
+        if self.schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (samples_seen + 1) ** self.power_t
+
+    def stalled(self):
+        """Called when the loss stalls; returns True if training should stop."""
+        if self.schedule != "adaptive" or self.learning_rate <= MIN_ADAPTIVE_LEARNING_RATE:
+            return True
+        self.learning_rate /= 5.0
+        return False
+
+    def get_state(self):
+        """The solver's state as plain values and arrays (for warm starts)."""
+        return {"learning_rate": self.learning_rate}
+
+    def set_state(self, state):
+        self.learning_rate = state["learning_rate"]
+        for name, value in state.items():
+            current = getattr(self, name)
+            if isinstance(current, np.ndarray):
+                current[...] = value
+
+
+class Momentum(Sgd):
+    """Heavy-ball momentum: ``v = momentum * v - lr * g; w += v``.
+
+    With ``nesterov=True`` the step looks ahead along the new velocity:
+    ``w += momentum * v - lr * g``.
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init,
+        schedule="constant",
+        power_t=0.5,
+        momentum=0.9,
+        nesterov=True,
+    ):
+        super().__init__(params, learning_rate_init, schedule, power_t)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.velocity = np.zeros_like(params)
+
+    def step(self, grads):
+        lr_grads = np.multiply(grads, self.learning_rate, out=self._scratch)
+        self.velocity *= self.momentum
+        self.velocity -= lr_grads
+        if self.nesterov:
+            # w += momentum * v - lr * g, in two in-place passes.
+            self.params -= lr_grads
+            np.multiply(self.velocity, self.momentum, out=self._scratch)
+            self.params += self._scratch
+        else:
+            self.params += self.velocity
+
+    def get_state(self):
+        return {**super().get_state(), "velocity": self.velocity.copy()}
+
+
+class Adam(Sgd):
+    """Adam (Kingma & Ba, 2015), with bias correction folded into the step size.
+
+    ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
+    ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
+    The learning rate has no schedule and the solver stops when the loss stalls.
+    """
+
+    def __init__(self, params, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(params, learning_rate_init)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.first_moment = np.zeros_like(params)
+        self.second_moment = np.zeros_like(params)
+
+    def step(self, grads):
+        self.t += 1
+        scratch = self._scratch
+        m, v = self.first_moment, self.second_moment
+        m *= self.beta_1
+        np.multiply(grads, 1 - self.beta_1, out=scratch)
+        m += scratch
+        v *= self.beta_2
+        np.square(grads, out=scratch)
+        scratch *= 1 - self.beta_2
+        v += scratch
+        step_size = (
+            self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+        )
+        np.sqrt(v, out=scratch)
+        scratch += self.epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= step_size
+        self.params -= scratch
+
+    def get_state(self):
+        return {
+            **super().get_state(),
+            "t": self.t,
+            "first_moment": self.first_moment.copy(),
+            "second_moment": self.second_moment.copy(),
+        }
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.t = state["t"]

@@ -1,0 +1,243 @@
+"""The epoch loop: batches, penalties, stopping rules and the training history.
+
+One epoch, as :meth:`Trainer.run` performs it::
+
+    start_epoch:  shuffle the row order
+    each batch:   forward (dropout masks drawn) -> loss and delta(L) -> backward
+                  -> penalty gradients -> solver.step
+    end_epoch:    record the loss (and validation score), apply the stopping rule
+
+The objective is ``data_loss + penalty / n`` where ``data_loss`` is the
+(sample-weighted) mean loss, ``n`` the number of samples (or the sum of the
+sample weights) passed to fit, and ``penalty = 0.5 * l2 * sum(W**2) + l1 *
+sum(|W|)`` over weights, never biases. Every batch's gradient is the
+gradient of its mean loss plus the full penalty gradient divided by ``n``,
+so the penalty means the same whatever the batch size.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+NON_FINITE_MESSAGE = (
+    "The training loss became non-finite (inf or NaN) at epoch {epoch}: training "
+    "diverged. Try a smaller learning_rate_init, or scale the inputs (for example "
+    "with sklearn.preprocessing.StandardScaler)."
+)
+
+
+@dataclass
+class History:
+    """What training remembers across calls, as plain values."""
+
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list | None = None
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    no_improvement_count: int = 0
+    samples_seen: int = 0
+
+
+class Trainer:
+    """Runs epochs of mini-batch gradient descent on a network.
+
+    Parameters
+    ----------
+    network : Network
+    loss : loss object from ``skbackprop._losses``, paired with the network's output
+    solver : solver object from ``skbackprop._solvers`` over ``network.params``
+    batch_size : int
+    l1, l2 : float
+        Penalty strengths.
+    penalty_scale : float
+        The ``n`` that divides the penalty.
+    shuffle : bool
+    rng : numpy.random.Generator
+        Shuffling and dropout masks.
+    tol, n_iter_no_change : stopping rule (see ``_end_epoch``).
+    validation_score : callable or None
+        ``validation_score()`` scores the network on held-out data (higher is
+        better). When given, it drives the stopping rule and the best weights
+        are restored at the end.
+    verbose : int
+    """
+
+    def __init__(
+        self,
+        network,
+        loss,
+        solver,
+        *,
+        batch_size,
+        l1,
+        l2,
+        penalty_scale,
+        shuffle,
+        rng,
+        tol,
+        n_iter_no_change,
+        validation_score=None,
+        verbose=0,
+    ):
+        self.network = network
+        self.loss = loss
+        self.solver = solver
+        self.batch_size = batch_size
+        self.l1 = l1
+        self.l2 = l2
+        self.penalty_scale = penalty_scale
+        self.shuffle = shuffle
+        self.rng = rng
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_score = validation_score
+        self.verbose = verbose
+        self._penalty_scratch = np.empty_like(network.weights)
+
+    def run(self, X, Y, sample_weight, max_epochs, history):
+        """Train for at most ``max_epochs`` epochs, updating ``history`` in place.
+
+        Returns ``(n_epochs, stopped)``: the epochs completed and whether the
+        stopping rule ended training before ``max_epochs``.
+        """
+        batches = _Batches(X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype)
+        self._best_params = self.network.params.copy() if self.validation_score else None
+        n_epochs, stopped = 0, False
+        # Overflow is detected and reported by the loss check, not by numpy warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            while n_epochs < max_epochs and not stopped:
+                started = time.perf_counter()
+                data_loss = self._run_epoch(batches, n_epochs + 1)
+                n_epochs += 1
+                stopped = self._end_epoch(data_loss, batches, history, started)
+        if self._best_params is not None:
+            self.network.params[...] = self._best_params
+        return n_epochs, stopped
+
+    def _run_epoch(self, batches, epoch):
+        if self.shuffle:
+            self.rng.shuffle(batches.order)
+        total_loss = 0.0
+        for X_batch, Y_batch, scale, batch_weight in batches:
+            ws = self.network.forward(X_batch, training=True, rng=self.rng)
+            batch_loss = self.loss.value(
+                ws.logits, ws.output, Y_batch, scale, ws.output_delta, ws.row
+            )
+            if not math.isfinite(batch_loss):
+                raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch))
+            self.loss.output_delta(ws.output, Y_batch, scale, ws.output_delta)
+            self.network.backward(X_batch, ws)
+            self._add_penalty_gradient()
+            self.solver.step(self.network.grads)
+            total_loss += batch_loss * batch_weight
+        if not np.isfinite(self.network.params).all():
+            raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch))
+        return total_loss / batches.total_weight
+
+    def _add_penalty_gradient(self):
+        weights, grads = self.network.weights, self.network.weight_grads
+        scratch = self._penalty_scratch
+        if self.l2:
+            np.multiply(weights, self.l2 / self.penalty_scale, out=scratch)
+            grads += scratch
+        if self.l1:
+            np.sign(weights, out=scratch)
+            scratch *= self.l1 / self.penalty_scale
+            grads += scratch
+
+    def penalty(self):
+        """The penalty term of the objective at the current weights."""
+        weights = self.network.weights
+        value = 0.0
+        if self.l2:
+            value += 0.5 * self.l2 * float(np.dot(weights, weights))
+        if self.l1:
+            value += self.l1 * float(np.abs(weights).sum())
+        return value / self.penalty_scale
+
+    def _end_epoch(self, data_loss, batches, history, started):
+        """Record the epoch and apply the stopping rule; True means stop.
+
+        The rule counts epochs in a row in which the watched quantity (the
+        validation score if any, else the training loss) failed to improve on
+        its best value by ``tol``; after ``n_iter_no_change`` of them the
+        solver either stops or (adaptive learning rate) lowers its rate.
+        """
+        loss = data_loss + self.penalty()
+        history.loss_curve.append(loss)
+        history.samples_seen += batches.n_rows
+        if self.validation_score is not None:
+            score = float(self.validation_score())
+            history.validation_scores.append(score)
+            improved = score > history.best_validation_score + self.tol
+            if score > history.best_validation_score:
+                history.best_validation_score = score
+                self._best_params[...] = self.network.params
+        else:
+            improved = loss < history.best_loss - self.tol
+            history.best_loss = min(history.best_loss, loss)
+        history.no_improvement_count = 0 if improved else history.no_improvement_count + 1
+        if self.verbose:
+            self._print_epoch(history, started)
+        self.solver.end_epoch(history.samples_seen)
+        if history.no_improvement_count >= self.n_iter_no_change:
+            if self.solver.stalled():
+                return True
+            history.no_improvement_count = 0
+        return False
+
+    @staticmethod
+    def _print_epoch(history, started):
+        line = f"Epoch {len(history.loss_curve)}, loss = {history.loss_curve[-1]:.8f}"
+        if history.validation_scores:
+            line += f", validation score = {history.validation_scores[-1]:.6f}"
+        print(f"{line}, {time.perf_counter() - started:.2f}s", flush=True)
+
+
+class _Batches:
+    """Mini-batches of ``(X, Y, scale, weight)`` in the order of ``order``.
+
+    ``scale`` is what the loss multiplies each row by: ``1 / n_batch``, or the
+    column ``w_i / sum(w)`` with sample weights; ``weight`` is the batch's
+    share of the epoch's total (rows, or summed sample weights). Shuffled
+    dense rows are gathered into buffers made once; unshuffled batches are
+    views of X.
+    """
+
+    def __init__(self, X, Y, sample_weight, batch_size, shuffle, dtype):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.n_rows = X.shape[0]
+        self.batch_size = min(batch_size, self.n_rows)
+        self.shuffle = shuffle
+        self.order = np.arange(self.n_rows)
+        self.total_weight = self.n_rows if sample_weight is None else float(sample_weight.sum())
+        gather = shuffle and not sp.issparse(X)
+        self._X_buffer = np.empty((self.batch_size, X.shape[1]), dtype) if gather else None
+        self._Y_buffer = np.empty((self.batch_size, Y.shape[1]), dtype)
+        self._weight_buffer = np.empty((self.batch_size, 1), dtype)
+
+    def _rows(self, array, index, buffer):
+        if not self.shuffle:
+            return array[index]
+        if buffer is None:
+            return array[self.order[index]]
+        return np.take(array, self.order[index], axis=0, out=buffer[: index.stop - index.start])
+
+    def __iter__(self):
+        for start in range(0, self.n_rows, self.batch_size):
+            index = slice(start, min(start + self.batch_size, self.n_rows))
+            size = index.stop - index.start
+            X_batch = self._rows(self.X, index, self._X_buffer)
+            Y_batch = self._rows(self.Y, index, self._Y_buffer)
+            if self.sample_weight is None:
+                yield X_batch, Y_batch, 1.0 / size, size
+                continue
+            weights = self._weight_buffer[:size]
+            weights[:, 0] = self._rows(self.sample_weight, index, None)
+            batch_weight = float(weights.sum())
+            # An all-zero-weight batch carries no data gradient, only the penalty's.
+            weights *= 1.0 / batch_weight if batch_weight > 0 else 0.0
+            yield X_batch, Y_batch, weights, batch_weight

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+from sklearn.neural_network._base import LOSS_FUNCTIONS
+
+from skbackprop._activations import OUTPUT_ACTIVATIONS
+from skbackprop._losses import LOSSES
+
+
+def _targets(output_activation, rng, n, k):
+    if output_activation == "softmax":
+        return np.eye(k)[rng.integers(0, k, n)]
+    if output_activation == "logistic":
+        return rng.integers(0, 2, (n, k)).astype(float)
+    return rng.normal(size=(n, k))
+
+
+def _value(output_activation, logits, y, scale):
+    output = np.empty_like(logits)
+    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((len(y), 1)))
+    loss = LOSSES[output_activation]
+    return loss.value(logits, output, y, scale, np.empty_like(logits), np.empty((len(y), 1)))
+
+
+@pytest.mark.parametrize(
+    "output_activation, sklearn_loss, k",
+    [
+        ("softmax", "log_loss", 4),
+        ("logistic", "binary_log_loss", 1),
+        ("logistic", "binary_log_loss", 3),
+        ("identity", "squared_error", 1),
+        ("identity", "squared_error", 3),
+    ],
+)
+def test_loss_matches_scikit_learn_definition(output_activation, sklearn_loss, k):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(7, k))
+    y = _targets(output_activation, rng, 7, k)
+    weights = rng.uniform(0.5, 2, size=7)
+    output = np.empty_like(logits)
+    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((7, 1)))
+    expected = LOSS_FUNCTIONS[sklearn_loss](y, output, weights)
+    scale = (weights / weights.sum())[:, None]
+    assert _value(output_activation, logits, y, scale) == pytest.approx(expected, rel=1e-12)
+    expected_unweighted = LOSS_FUNCTIONS[sklearn_loss](y, output)
+    assert _value(output_activation, logits, y, 1 / 7) == pytest.approx(expected_unweighted)
+
+
+@pytest.mark.parametrize(
+    "output_activation, k",
+    [
+        ("softmax", 2),
+        ("softmax", 4),
+        ("logistic", 1),
+        ("logistic", 3),
+        ("identity", 1),
+        ("identity", 3),
+    ],
+)
+def test_output_delta_is_gradient_of_value(output_activation, k):
+    rng = np.random.default_rng(1)
+    n = 6
+    logits = rng.normal(size=(n, k))
+    y = _targets(output_activation, rng, n, k)
+    weights = rng.uniform(0.1, 3, size=n)
+    scale = (weights / weights.sum())[:, None]
+    output = np.empty_like(logits)
+    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((n, 1)))
+    delta = np.empty_like(logits)
+    LOSSES[output_activation].output_delta(output, y, scale, delta)
+
+    eps = 1e-6
+    numeric = np.empty_like(logits)
+    for index in np.ndindex(logits.shape):
+        plus, minus = logits.copy(), logits.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        numeric[index] = (
+            _value(output_activation, plus, y, scale) - _value(output_activation, minus, y, scale)
+        ) / (2 * eps)
+    np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("output_activation", ["softmax", "logistic"])
+def test_cross_entropy_is_finite_for_confident_wrong_predictions(output_activation):
+    logits = np.array([[800.0, -800.0], [-800.0, 800.0]])
+    y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    value = _value(output_activation, logits, y, 0.5)
+    assert np.isfinite(value)
+    # Each sample is wrong by a margin of 1600 (softmax) or two labels of 800 (logistic).
+    assert value == pytest.approx(1600.0)

@@ -1,0 +1,158 @@
+"""The backward pass against central finite differences of the whole objective."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skbackprop._activations import HIDDEN_ACTIVATIONS
+from skbackprop._losses import LOSSES
+from skbackprop._network import Network
+from skbackprop._solvers import Sgd
+from skbackprop._training import Trainer
+
+
+def _problem(output_activation, rng, n=9, n_features=4, n_outputs=3):
+    X = rng.normal(size=(n, n_features))
+    if output_activation == "softmax":
+        Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
+    elif output_activation == "logistic":
+        Y = rng.integers(0, 2, (n, n_outputs)).astype(float)
+    else:
+        Y = rng.normal(size=(n, n_outputs))
+    return X, Y
+
+
+def _trainer(network, l1, l2, n):
+    return Trainer(
+        network,
+        LOSSES[network.output_activation],
+        Sgd(network.params, 0.1),
+        batch_size=n,
+        l1=l1,
+        l2=l2,
+        penalty_scale=n,
+        shuffle=False,
+        rng=np.random.default_rng(0),
+        tol=0,
+        n_iter_no_change=10,
+    )
+
+
+def _objective(network, trainer, X, Y, scale, dropout_seed=None):
+    """Weighted mean loss plus penalty, and its gradient from backpropagation."""
+    training = dropout_seed is not None
+    rng = np.random.default_rng(dropout_seed) if training else None
+    ws = network.forward(X, training=training, rng=rng)
+    loss = trainer.loss
+    value = loss.value(ws.logits, ws.output, Y, scale, ws.output_delta, ws.row)
+    loss.output_delta(ws.output, Y, scale, ws.output_delta)
+    network.backward(X, ws)
+    trainer._add_penalty_gradient()
+    return value + trainer.penalty(), network.grads.copy()
+
+
+def _numeric_gradient(network, trainer, X, Y, scale, dropout_seed=None, eps=1e-6):
+    numeric = np.empty_like(network.params)
+    for i in range(network.params.size):
+        saved = network.params[i]
+        network.params[i] = saved + eps
+        plus, _ = _objective(network, trainer, X, Y, scale, dropout_seed)
+        network.params[i] = saved - eps
+        minus, _ = _objective(network, trainer, X, Y, scale, dropout_seed)
+        network.params[i] = saved
+        numeric[i] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+def _relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+CASES = list(itertools.product(sorted(HIDDEN_ACTIVATIONS), ["softmax", "logistic", "identity"]))
+
+
+@pytest.mark.parametrize("activation, output_activation", CASES)
+def test_gradient_matches_finite_differences(activation, output_activation):
+    rng = np.random.default_rng(42)
+    X, Y = _problem(output_activation, rng)
+    network = Network([4, 5, 3, 3], activation, output_activation, np.float64)
+    network.initialize(rng)
+    network.params[network.n_weights :] = rng.normal(
+        scale=0.1, size=network.params.size - network.n_weights
+    )
+    weights = rng.uniform(0.2, 3.0, size=len(X))
+    scale = (weights / weights.sum())[:, None]
+    trainer = _trainer(network, l1=0.3, l2=0.7, n=len(X))
+    _, analytic = _objective(network, trainer, X, Y, scale)
+    numeric = _numeric_gradient(network, trainer, X, Y, scale)
+    assert _relative_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("output_activation", ["softmax", "logistic", "identity"])
+def test_gradient_without_hidden_layer_and_unweighted(output_activation):
+    rng = np.random.default_rng(3)
+    X, Y = _problem(output_activation, rng)
+    network = Network([4, 3], "relu", output_activation, np.float64).initialize(rng)
+    trainer = _trainer(network, l1=0.0, l2=0.5, n=len(X))
+    _, analytic = _objective(network, trainer, X, Y, 1 / len(X))
+    numeric = _numeric_gradient(network, trainer, X, Y, 1 / len(X))
+    assert _relative_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "relu"])
+def test_gradient_with_dropout_masks_held_fixed(activation):
+    rng = np.random.default_rng(7)
+    X, Y = _problem("softmax", rng)
+    network = Network([4, 6, 5, 3], activation, "softmax", np.float64, dropout=(0.3, 0.5))
+    network.initialize(rng)
+    trainer = _trainer(network, l1=0.0, l2=0.1, n=len(X))
+    _, analytic = _objective(network, trainer, X, Y, 1 / len(X), dropout_seed=5)
+    numeric = _numeric_gradient(network, trainer, X, Y, 1 / len(X), dropout_seed=5)
+    assert _relative_error(analytic, numeric) < 1e-6
+    # Some units really were dropped.
+    ws = network.forward(X, training=True, rng=np.random.default_rng(5))
+    assert (ws.masks[0] == 0).any() and (ws.masks[1] == 0).any()
+
+
+def test_sparse_input_gives_the_same_gradient_as_dense():
+    rng = np.random.default_rng(0)
+    X, Y = _problem("softmax", rng)
+    X[X < 0.3] = 0
+    network = Network([4, 5, 3], "relu", "softmax", np.float64).initialize(rng)
+    trainer = _trainer(network, l1=0.1, l2=0.1, n=len(X))
+    value_dense, grad_dense = _objective(network, trainer, X, Y, 1 / len(X))
+    value_sparse, grad_sparse = _objective(network, trainer, sp.csr_matrix(X), Y, 1 / len(X))
+    assert value_sparse == pytest.approx(value_dense)
+    np.testing.assert_allclose(grad_sparse, grad_dense)
+
+
+def test_parameters_are_views_of_one_flat_buffer():
+    network = Network([3, 4, 2], "relu", "softmax", np.float32)
+    assert network.params.dtype == np.float32
+    assert all(np.shares_memory(c, network.params) for c in network.coefs + network.intercepts)
+    assert network.n_weights == 3 * 4 + 4 * 2
+    network.weights[:] = 1.0
+    assert all((c == 1).all() for c in network.coefs)
+    assert all((b == 0).all() for b in network.intercepts)
+
+
+def test_initialization_scales_with_fan_in():
+    rng = np.random.default_rng(0)
+    relu = Network([400, 300, 10], "relu", "softmax", np.float64).initialize(rng)
+    tanh = Network([400, 300, 10], "tanh", "softmax", np.float64).initialize(rng)
+    # He uniform before relu, Glorot uniform before tanh and before the output.
+    assert np.abs(relu.coefs[0]).max() == pytest.approx(np.sqrt(6 / 400), rel=0.01)
+    assert np.abs(tanh.coefs[0]).max() == pytest.approx(np.sqrt(6 / 700), rel=0.01)
+    assert np.abs(relu.coefs[1]).max() == pytest.approx(np.sqrt(6 / 310), rel=0.05)
+    assert (relu.params[relu.n_weights :] == 0).all()
+
+
+def test_predict_in_chunks_matches_one_pass():
+    rng = np.random.default_rng(0)
+    network = Network([5, 8, 3], "tanh", "softmax", np.float64).initialize(rng)
+    X = rng.normal(size=(103, 5))
+    whole = network.predict(X, chunk_rows=1000)
+    np.testing.assert_allclose(network.predict(X, chunk_rows=10), whole)
+    np.testing.assert_allclose(whole.sum(axis=1), 1.0)
