@@ -1,0 +1,112 @@
+"""Each solver's step against its update equation, worked by hand."""
+
+import numpy as np
+import pytest
+
+from skbackprop._solvers import MIN_ADAPTIVE_LEARNING_RATE, Adam, Momentum, Sgd
+
+W0 = np.array([1.0, -2.0, 0.5])
+G1 = np.array([0.5, -1.0, 2.0])
+G2 = np.array([-1.0, 0.25, 1.0])
+
+
+def test_sgd_step():
+    params = W0.copy()
+    Sgd(params, 0.1).step(G1)
+    # w - lr * g
+    np.testing.assert_allclose(params, [0.95, -1.9, 0.3])
+
+
+def test_momentum_step_classical():
+    params = W0.copy()
+    solver = Momentum(params, 0.1, momentum=0.9, nesterov=False)
+    solver.step(G1)
+    # v1 = -lr g1 = [-0.05, 0.1, -0.2]; w1 = w0 + v1
+    np.testing.assert_allclose(params, [0.95, -1.9, 0.3])
+    solver.step(G2)
+    # v2 = 0.9 v1 - 0.1 g2 = [-0.045 + 0.1, 0.09 - 0.025, -0.18 - 0.1] = [0.055, 0.065, -0.28]
+    np.testing.assert_allclose(solver.velocity, [0.055, 0.065, -0.28])
+    np.testing.assert_allclose(params, [1.005, -1.835, 0.02])
+
+
+def test_momentum_step_nesterov():
+    params = W0.copy()
+    solver = Momentum(params, 0.1, momentum=0.9, nesterov=True)
+    solver.step(G1)
+    # v1 = [-0.05, 0.1, -0.2]; w1 = w0 + 0.9 v1 - 0.1 g1
+    np.testing.assert_allclose(params, [0.905, -1.81, 0.12])
+    solver.step(G2)
+    # v2 = [0.055, 0.065, -0.28]; w2 = w1 + 0.9 v2 - 0.1 g2
+    np.testing.assert_allclose(
+        params, [0.905 + 0.0495 + 0.1, -1.81 + 0.0585 - 0.025, 0.12 - 0.252 - 0.1]
+    )
+
+
+def test_adam_steps():
+    params = W0.copy()
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    solver = Adam(params, lr, b1, b2, eps)
+    solver.step(G1)
+    # t = 1: m = 0.1 g, v = 0.001 g^2, step = lr sqrt(1 - b2) / (1 - b1) = lr * sqrt(0.001) / 0.1
+    # m / (sqrt(v) + eps) = 0.1 g / (sqrt(0.001) |g| + eps)
+    m1, v1 = 0.1 * G1, 0.001 * G1**2
+    expected = W0 - lr * np.sqrt(0.001) / 0.1 * m1 / (np.sqrt(v1) + eps)
+    np.testing.assert_allclose(params, expected, rtol=1e-12)
+    # Bias correction makes the first step lr * sign(g) (up to epsilon).
+    np.testing.assert_allclose(W0 - params, lr * np.sign(G1), rtol=1e-6)
+    solver.step(G2)
+    m2 = b1 * m1 + (1 - b1) * G2
+    v2 = b2 * v1 + (1 - b2) * G2**2
+    step = lr * np.sqrt(1 - b2**2) / (1 - b1**2)
+    np.testing.assert_allclose(params, expected - step * m2 / (np.sqrt(v2) + eps), rtol=1e-12)
+    np.testing.assert_allclose(solver.first_moment, m2)
+    np.testing.assert_allclose(solver.second_moment, v2)
+    assert solver.t == 2
+
+
+def test_steps_update_the_buffer_in_place():
+    for solver_class in (Sgd, Momentum, Adam):
+        params = W0.copy()
+        solver = solver_class(params, 0.1)
+        solver.step(G1)
+        assert solver.params is params
+        assert not np.array_equal(params, W0)
+
+
+def test_invscaling_schedule():
+    solver = Sgd(W0.copy(), 0.1, schedule="invscaling", power_t=0.5)
+    solver.end_epoch(samples_seen=99)
+    assert solver.learning_rate == pytest.approx(0.1 / 100**0.5)
+
+
+def test_constant_schedule_stops_on_stall():
+    solver = Momentum(W0.copy(), 0.1, schedule="constant")
+    solver.end_epoch(samples_seen=1000)
+    assert solver.learning_rate == 0.1
+    assert solver.stalled()
+
+
+def test_adaptive_schedule_divides_by_five_then_stops():
+    solver = Sgd(W0.copy(), 1e-5, schedule="adaptive")
+    assert not solver.stalled()
+    assert solver.learning_rate == pytest.approx(2e-6)
+    assert not solver.stalled()
+    assert solver.learning_rate == pytest.approx(4e-7)
+    assert solver.learning_rate < MIN_ADAPTIVE_LEARNING_RATE
+    assert solver.stalled()
+
+
+def test_adam_stops_on_stall():
+    assert Adam(W0.copy(), 0.1).stalled()
+
+
+def test_state_round_trip_continues_identically():
+    params_a = W0.copy()
+    solver_a = Adam(params_a, 0.01)
+    solver_a.step(G1)
+    params_b = params_a.copy()
+    solver_b = Adam(params_b, 0.01)
+    solver_b.set_state(solver_a.get_state())
+    solver_a.step(G2)
+    solver_b.step(G2)
+    np.testing.assert_array_equal(params_a, params_b)
