@@ -1,0 +1,495 @@
+"""The estimators' contract: fitting modes, data types, attributes, failures."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skbackprop import BackpropClassifier, BackpropRegressor
+
+
+@pytest.fixture(scope="module")
+def classification():
+    X, y = make_classification(
+        n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = make_regression(n_samples=200, n_features=6, n_targets=2, noise=1.0, random_state=0)
+    return StandardScaler().fit_transform(X), y / y.std(axis=0)
+
+
+def _quiet_fit(model, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(*args, **kwargs)
+
+
+def _same_parameters(a, b):
+    for x, y in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+# -- fitted attributes ----------------------------------------------------------
+
+
+def test_fitted_attributes(classification):
+    X, y = classification
+    model = _quiet_fit(
+        BackpropClassifier(hidden_layer_sizes=(7, 5), max_iter=20, random_state=0), X, y
+    )
+    assert [c.shape for c in model.coefs_] == [(8, 7), (7, 5), (5, 3)]
+    assert [b.shape for b in model.intercepts_] == [(7,), (5,), (3,)]
+    assert model.n_layers_ == 4
+    assert model.n_outputs_ == 3
+    assert model.out_activation_ == "softmax"
+    assert model.n_features_in_ == 8
+    assert model.n_iter_ == 20 == len(model.loss_curve_)
+    assert model.t_ == 20 * len(X)
+    assert model.loss_ == model.loss_curve_[-1]
+    assert model.best_loss_ == min(model.loss_curve_)
+    assert model.validation_scores_ is None and model.best_validation_score_ is None
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+
+
+def test_no_hidden_layer_is_a_linear_model(classification):
+    X, y = classification
+    model = _quiet_fit(
+        BackpropClassifier(hidden_layer_sizes=(), learning_rate_init=0.01, l2=0.0, random_state=0),
+        X,
+        y,
+    )
+    assert model.n_layers_ == 2 and model.coefs_[0].shape == (8, 3)
+    logistic = LogisticRegression(C=1e6, max_iter=1000).fit(X, y)
+    assert abs(model.score(X, y) - logistic.score(X, y)) <= 0.02
+
+
+@pytest.mark.parametrize("batch_size", [7, 300])
+def test_loss_is_mean_loss_plus_penalty_over_n_samples(classification, batch_size):
+    X, y = classification
+    # A vanishing step keeps the weights where they started, so the loss reported
+    # for the epoch is the objective at the final weights, whatever the batch size.
+    model = _quiet_fit(
+        BackpropClassifier(
+            hidden_layer_sizes=(5,),
+            batch_size=batch_size,
+            solver="sgd",
+            learning_rate_init=1e-12,
+            l2=0.5,
+            l1=0.2,
+            max_iter=1,
+            random_state=0,
+        ),
+        X,
+        y,
+    )
+    proba = model.predict_proba(X)
+    data_loss = -np.mean(np.log(proba[np.arange(len(y)), y]))
+    weights = np.concatenate([c.ravel() for c in model.coefs_])
+    penalty = (0.5 * 0.5 * weights @ weights + 0.2 * np.abs(weights).sum()) / len(X)
+    assert model.loss_ == pytest.approx(data_loss + penalty, rel=1e-9)
+
+
+# -- reproducibility, partial_fit, warm_start -----------------------------------
+
+
+def test_random_state_makes_fit_bit_for_bit_reproducible(classification):
+    X, y = classification
+    params = dict(hidden_layer_sizes=(10,), dropout=0.2, max_iter=15, random_state=3)
+    a = _quiet_fit(BackpropClassifier(**params), X, y)
+    b = _quiet_fit(BackpropClassifier(**params), X, y)
+    _same_parameters(a, b)
+    assert a.loss_curve_ == b.loss_curve_
+    c = _quiet_fit(BackpropClassifier(**{**params, "random_state": 4}), X, y)
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "momentum", "adam"])
+def test_partial_fit_equals_fit_epoch_by_epoch(classification, solver):
+    X, y = classification
+    params = dict(
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        shuffle=False,
+        random_state=0,
+        learning_rate_init=0.01,
+        tol=0,
+        n_iter_no_change=100,
+    )
+    fitted = _quiet_fit(BackpropClassifier(max_iter=4, **params), X, y)
+    incremental = BackpropClassifier(**params)
+    for _ in range(4):
+        incremental.partial_fit(X, y, classes=np.unique(y))
+    _same_parameters(fitted, incremental)
+    assert incremental.loss_curve_ == fitted.loss_curve_
+    assert incremental.n_iter_ == 4 and incremental.t_ == fitted.t_
+
+
+def test_partial_fit_needs_classes_on_first_call_and_rejects_unseen_labels(classification):
+    X, y = classification
+    with pytest.raises(ValueError, match="classes must be passed"):
+        BackpropClassifier().partial_fit(X, y)
+    model = BackpropClassifier(random_state=0).partial_fit(X[:50], y[:50], classes=[0, 1, 2, 3])
+    assert model.predict_proba(X).shape == (len(X), 4)
+    with pytest.raises(ValueError, match="not in classes_"):
+        model.partial_fit(X, np.where(y == 0, 7, y))
+    with pytest.raises(ValueError, match="not the same"):
+        model.partial_fit(X, y, classes=[0, 1])
+
+
+def test_partial_fit_refuses_early_stopping(classification):
+    X, y = classification
+    with pytest.raises(ValueError, match="early_stopping"):
+        BackpropClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_warm_start_continues_from_previous_weights(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=5, warm_start=True, random_state=0), X, y)
+    first = [c.copy() for c in model.coefs_]
+    first_curve = list(model.loss_curve_)
+    _quiet_fit(model, X, y)
+    assert model.loss_curve_[:5] == first_curve and len(model.loss_curve_) == 10
+    assert model.n_iter_ == 5
+    assert model.loss_curve_[5] < first_curve[0]
+    assert not np.array_equal(first[0], model.coefs_[0])
+    # Without warm_start, a refit starts again from the same random weights.
+    cold = _quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X, y)
+    assert cold.loss_curve_ == first_curve
+
+
+def test_warm_start_rejects_a_different_architecture(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=2, warm_start=True, random_state=0), X, y)
+    model.set_params(hidden_layer_sizes=(3,))
+    with pytest.raises(ValueError, match="same hidden_layer_sizes"):
+        model.fit(X, y)
+    assert model.coefs_[0].shape == (8, 100)
+
+
+# -- early stopping, convergence ------------------------------------------------
+
+
+def test_early_stopping_restores_the_best_weights(classification):
+    X, y = classification
+    model = BackpropClassifier(
+        hidden_layer_sizes=(64,),
+        early_stopping=True,
+        learning_rate_init=0.05,
+        n_iter_no_change=5,
+        max_iter=300,
+        random_state=0,
+    ).fit(X, y)
+    scores = model.validation_scores_
+    assert model.best_loss_ is None
+    assert model.best_validation_score_ == max(scores)
+    assert model.n_iter_ < 300 and len(scores) == model.n_iter_
+    best_epoch = int(np.argmax(scores))
+    assert best_epoch < model.n_iter_ - 1
+    # Re-score the held-out part: same split (random_state), restored weights.
+    from sklearn.model_selection import train_test_split
+
+    _, val = train_test_split(
+        np.arange(len(X)), test_size=0.1, random_state=_seed(model), stratify=y
+    )
+    assert model.score(X[val], y[val]) == pytest.approx(model.best_validation_score_)
+
+
+def _seed(model):
+    from sklearn.utils import check_random_state
+
+    return check_random_state(model.random_state).randint(np.iinfo(np.int32).max)
+
+
+def test_early_stopping_validation_split_is_stratified():
+    X, y = load_iris(return_X_y=True)
+    model = _quiet_fit(
+        BackpropClassifier(
+            early_stopping=True, validation_fraction=0.2, max_iter=3, random_state=0
+        ),
+        StandardScaler().fit_transform(X),
+        y,
+    )
+    # 30 held-out rows of 3 balanced classes: every score is a multiple of 1/30.
+    assert all(abs(s * 30 - round(s * 30)) < 1e-9 for s in model.validation_scores_)
+
+
+def test_convergence_warning_and_tol_stopping(classification):
+    X, y = classification
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        BackpropClassifier(max_iter=3, random_state=0).fit(X, y)
+    # The first epoch improves on nothing; then two epochs without a gain of tol.
+    model = BackpropClassifier(tol=10.0, n_iter_no_change=2, random_state=0).fit(X, y)
+    assert model.n_iter_ == 3
+
+
+def test_adaptive_learning_rate_divides_by_five(classification):
+    X, y = classification
+    model = _quiet_fit(
+        BackpropClassifier(
+            solver="sgd",
+            learning_rate="adaptive",
+            learning_rate_init=0.1,
+            tol=10.0,
+            n_iter_no_change=1,
+            max_iter=5,
+            random_state=0,
+        ),
+        X,
+        y,
+    )
+    # Epoch 1 improves on nothing; each of epochs 2 to 5 stalls and divides by 5.
+    assert model.n_iter_ == 5
+    assert model._solver_state["state"]["learning_rate"] == pytest.approx(0.1 / 5**4)
+
+
+def test_verbose_prints_one_line_per_epoch(classification, capsys):
+    X, y = classification
+    _quiet_fit(BackpropClassifier(max_iter=3, verbose=1, early_stopping=True, random_state=0), X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("Epoch 1, loss = ") and "validation score = " in lines[0]
+    assert lines[0].endswith("s")
+
+
+# -- penalties and dropout ------------------------------------------------------
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_penalties_shrink_the_weights(classification, penalty):
+    X, y = classification
+    common = dict(
+        hidden_layer_sizes=(20,), learning_rate_init=0.01, max_iter=100, random_state=0, l2=0.0
+    )
+    free = _quiet_fit(BackpropClassifier(**common), X, y)
+    penalised = _quiet_fit(BackpropClassifier(**{**common, penalty: 100.0}), X, y)
+    norm = np.abs if penalty == "l1" else np.square
+    assert norm(penalised.coefs_[0]).sum() < 0.5 * norm(free.coefs_[0]).sum()
+    if penalty == "l1":
+        # L1 drives many weights to (near) zero.
+        assert np.mean(np.abs(penalised.coefs_[0]) < 1e-2) > 0.3
+
+
+def test_dropout_is_random_in_training_and_deterministic_in_prediction(classification):
+    X, y = classification
+    common = dict(learning_rate_init=0.01, max_iter=100, random_state=0)
+    model = _quiet_fit(BackpropClassifier(dropout=(0.5,), **common), X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(X))
+    no_dropout = _quiet_fit(BackpropClassifier(**common), X, y)
+    assert not np.array_equal(model.coefs_[0], no_dropout.coefs_[0])
+    assert model.score(X, y) > 0.8
+
+
+def test_dropout_rate_per_layer_is_validated(classification):
+    X, y = classification
+    with pytest.raises(ValueError, match="one such rate per hidden layer"):
+        BackpropClassifier(hidden_layer_sizes=(5, 5), dropout=(0.1,)).fit(X, y)
+    with pytest.raises(ValueError, match="dropout"):
+        BackpropClassifier(dropout=1.0).fit(X, y)
+
+
+# -- data types -------------------------------------------------------------------
+
+
+def test_float32_trains_and_predicts_in_float32(classification, regression):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=20, random_state=0), X.astype(np.float32), y)
+    assert all(c.dtype == np.float32 for c in model.coefs_ + model.intercepts_)
+    assert model.predict_proba(X.astype(np.float32)).dtype == np.float32
+    as64 = _quiet_fit(BackpropClassifier(max_iter=20, random_state=0), X, y)
+    assert as64.coefs_[0].dtype == np.float64
+    np.testing.assert_allclose(model.coefs_[0], as64.coefs_[0], atol=1e-3)
+    Xr, yr = regression
+    reg = _quiet_fit(BackpropRegressor(max_iter=5, random_state=0), Xr.astype(np.float32), yr)
+    assert reg.predict(Xr).dtype == np.float32
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_matches_dense(classification, fmt):
+    X, y = classification
+    X = np.where(np.abs(X) > 1, X, 0.0)
+    params = dict(max_iter=10, random_state=0)
+    dense = _quiet_fit(BackpropClassifier(**params), X, y)
+    sparse = _quiet_fit(BackpropClassifier(**params), sp.csr_matrix(X).asformat(fmt), y)
+    for a, b in zip(dense.coefs_, sparse.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X))
+
+
+def test_string_and_negative_labels(classification):
+    X, y = classification
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = _quiet_fit(BackpropClassifier(max_iter=30, random_state=0), X, names)
+    assert set(model.predict(X)) <= set(names)
+    np.testing.assert_array_equal(model.classes_, sorted(set(names)))
+    binary = _quiet_fit(
+        BackpropClassifier(max_iter=30, random_state=0), X, np.where(y == 0, -1, -7)
+    )
+    assert binary.out_activation_ == "logistic" and binary.n_outputs_ == 1
+    assert binary.predict_proba(X).shape == (len(X), 2)
+    assert set(binary.predict(X)) <= {-1, -7}
+    np.testing.assert_allclose(binary.predict_proba(X).sum(axis=1), 1.0)
+    np.testing.assert_allclose(
+        np.exp(binary.predict_log_proba(X)), binary.predict_proba(X), rtol=1e-6
+    )
+
+
+def test_multilabel(classification):
+    X, y = classification
+    Y = np.column_stack([y == 0, y == 1, X[:, 0] > 0]).astype(int)
+    model = _quiet_fit(BackpropClassifier(max_iter=100, random_state=0), X, Y)
+    assert model.out_activation_ == "logistic" and model.n_outputs_ == 3
+    assert model.predict(X).shape == Y.shape
+    proba = model.predict_proba(X)
+    assert proba.shape == Y.shape and ((proba >= 0) & (proba <= 1)).all()
+    assert model.score(X, Y) > 0.7
+    np.testing.assert_allclose(np.exp(model.predict_log_proba(X)), proba, rtol=1e-6)
+
+
+def test_multi_output_regression(regression):
+    X, y = regression
+    model = _quiet_fit(
+        BackpropRegressor(learning_rate_init=0.01, max_iter=200, random_state=0), X, y
+    )
+    assert model.predict(X).shape == y.shape and model.n_outputs_ == 2
+    assert model.score(X, y) > 0.9
+    single = _quiet_fit(BackpropRegressor(max_iter=5, random_state=0), X, y[:, 0])
+    assert single.predict(X).shape == (len(X),)
+
+
+def test_predict_log_proba_is_finite_where_probabilities_underflow():
+    X = np.array([[-1.0], [1.0]] * 10)
+    y = np.array([0, 1] * 10)
+    model = BackpropClassifier(hidden_layer_sizes=(), max_iter=5, random_state=0, tol=0)
+    _quiet_fit(model, X, y)
+    model.coefs_[0][...] = 1000.0
+    log_proba = model.predict_log_proba(np.array([[-1.0]]))
+    assert np.isfinite(log_proba).all()
+    assert log_proba[0, 1] == pytest.approx(-1000.0, rel=1e-3)
+
+
+def test_dataframe_input_records_feature_names(classification):
+    pd = pytest.importorskip("pandas")
+    X, y = classification
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    model = _quiet_fit(BackpropClassifier(max_iter=5, random_state=0), frame, y)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    with pytest.warns(UserWarning, match="feature names"):
+        model.predict(X)
+
+
+# -- the scikit-learn ecosystem ---------------------------------------------------
+
+
+def test_pickle_round_trip(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=10, random_state=0), X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    restored.partial_fit(X, y)
+    assert restored.n_iter_ == 11
+
+
+def test_grid_search_in_parallel(classification):
+    X, y = classification
+    search = GridSearchCV(
+        make_pipeline(
+            StandardScaler(),
+            BackpropClassifier(learning_rate_init=0.01, max_iter=50, random_state=0),
+        ),
+        {
+            "backpropclassifier__hidden_layer_sizes": [(4,), (32,)],
+            "backpropclassifier__solver": ["sgd", "adam"],
+        },
+        cv=3,
+        n_jobs=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert search.best_params_["backpropclassifier__solver"] == "adam"
+    assert search.best_score_ > 0.7
+
+
+# -- bad input and failures: clear errors, nothing lost ---------------------------
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden_layer_sizes": (3, 0)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (3, 2.5)}, "hidden_layer_sizes"),
+        ({"activation": "softplus"}, "activation"),
+        ({"solver": "lbfgs"}, "solver"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate_init": 0}, "learning_rate_init"),
+        ({"l1": -1}, "l1"),
+        ({"l2": -1}, "l2"),
+        ({"momentum": 1.5}, "momentum"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"max_iter": 0}, "max_iter"),
+    ],
+)
+def test_invalid_parameters_name_the_parameter(classification, params, match):
+    X, y = classification
+    with pytest.raises(ValueError, match=match):
+        BackpropClassifier(**params).fit(X, y)
+
+
+def test_errors_users_expect(classification):
+    X, y = classification
+    with pytest.raises(NotFittedError):
+        BackpropClassifier().predict(X)
+    with pytest.raises(ValueError, match="NaN"):
+        BackpropClassifier().fit(np.where(X > 2, np.nan, X), y)
+    with pytest.raises(ValueError, match="only one class"):
+        BackpropClassifier().fit(X, np.zeros(len(X)))
+    model = _quiet_fit(BackpropClassifier(max_iter=2, random_state=0), X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :3])
+
+
+def test_divergence_is_reported_and_loses_nothing(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropRegressor(max_iter=20, random_state=0), X, y.astype(float))
+    before = model.predict(X)
+    fitted = {k: v for k, v in model.__dict__.items() if k.endswith("_") or k.startswith("_")}
+    huge = X * 1e150
+    model.set_params(solver="sgd", learning_rate_init=1e10)
+    with pytest.raises(ValueError, match="non-finite.*learning_rate_init"):
+        model.fit(huge, y * 1e150)
+    np.testing.assert_array_equal(model.predict(X), before)
+    assert all(model.__dict__[k] is v for k, v in fitted.items())
+    model.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="non-finite"):
+        model.fit(huge, y * 1e150)
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+def test_failed_fit_on_bad_data_keeps_the_previous_model(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X, y)
+    before = model.predict_proba(X)
+    with pytest.raises(ValueError):
+        model.fit(X[:, :4], np.full(len(X), 3))
+    assert model.n_features_in_ == 8
+    np.testing.assert_array_equal(model.predict_proba(X), before)
+
+
+def test_non_finite_output_at_predict_is_an_error(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropRegressor(max_iter=2, random_state=0), X, y.astype(float))
+    model.coefs_[0][...] = 1e300
+    with pytest.raises(ValueError, match="not finite"):
+        model.predict(np.full((2, 8), 1e10))

@@ -1,0 +1,146 @@
+"""The epoch loop: batching, penalties, sample weights, stopping and divergence."""
+
+import numpy as np
+import pytest
+
+from skbackprop._losses import LOSSES
+from skbackprop._network import Network
+from skbackprop._solvers import Sgd
+from skbackprop._training import History, Trainer, _Batches
+
+
+def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, **kwargs):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    Y = np.eye(3)[rng.integers(0, 3, n)]
+    network = Network([4, 6, 3], "tanh", "softmax", np.float64).initialize(rng)
+    trainer = Trainer(
+        network,
+        LOSSES["softmax"],
+        Sgd(network.params, lr),
+        batch_size=batch_size,
+        l1=l1,
+        l2=l2,
+        penalty_scale=n,
+        shuffle=kwargs.pop("shuffle", False),
+        rng=np.random.default_rng(seed),
+        tol=kwargs.pop("tol", 0.0),
+        n_iter_no_change=kwargs.pop("n_iter_no_change", 100),
+        **kwargs,
+    )
+    return X, Y, network, trainer
+
+
+def _gradient(network, trainer, X, Y, scale):
+    ws = network.forward(X)
+    trainer.loss.output_delta(ws.output, Y, scale, ws.output_delta)
+    network.backward(X, ws)
+    trainer._add_penalty_gradient()
+    return network.grads.copy()
+
+
+def test_mini_batch_gradients_average_to_the_full_batch_gradient():
+    # The penalty is divided by n, not by the batch size, so the mean of the
+    # batch gradients over an epoch is the gradient of one objective.
+    X, Y, network, trainer = _setup(l1=0.5, l2=2.0)
+    full = _gradient(network, trainer, X, Y, 1 / len(X))
+    batches = [
+        _gradient(network, trainer, X[i : i + 10], Y[i : i + 10], 1 / 10) for i in range(0, 60, 10)
+    ]
+    np.testing.assert_allclose(np.mean(batches, axis=0), full, rtol=1e-12, atol=1e-15)
+
+
+def test_integer_sample_weights_act_like_repeated_rows():
+    X, Y, network, trainer = _setup(l2=1.0)
+    weights = np.arange(len(X)) % 4
+    scale = (weights / weights.sum())[:, None]
+    weighted = _gradient(network, trainer, X, Y, scale)
+    repeated = np.repeat(np.arange(len(X)), weights)
+    trainer.penalty_scale = weights.sum()
+    weighted_total = _gradient(network, trainer, X, Y, scale)
+    assert not np.allclose(weighted, weighted_total)
+    as_rows = _gradient(network, trainer, X[repeated], Y[repeated], 1 / len(repeated))
+    np.testing.assert_allclose(weighted_total, as_rows, rtol=1e-10)
+
+
+def test_batches_cover_every_row_once_per_epoch():
+    X = np.arange(23, dtype=float)[:, None]
+    Y = X.copy()
+    batches = _Batches(X, Y, None, batch_size=5, shuffle=True, dtype=np.float64)
+    np.random.default_rng(0).shuffle(batches.order)
+    seen, sizes = [], []
+    for X_batch, Y_batch, scale, weight in batches:
+        np.testing.assert_array_equal(X_batch, Y_batch)
+        assert scale == 1 / len(X_batch) and weight == len(X_batch)
+        seen.extend(X_batch[:, 0].tolist())
+        sizes.append(len(X_batch))
+    assert sorted(seen) == list(range(23)) and seen != list(range(23))
+    assert sizes == [5, 5, 5, 5, 3]
+
+
+def test_sample_weight_scales_sum_to_one_per_batch_and_zero_batches_are_safe():
+    X = np.ones((6, 1))
+    w = np.array([0.0, 0.0, 0.0, 1.0, 3.0, 0.0])
+    batches = _Batches(X, X, w, batch_size=3, shuffle=False, dtype=np.float64)
+    # The scale column is a buffer reused by the next batch: copy it.
+    (scale0, weight0), (scale1, weight1) = [(scale.copy(), weight) for *_, scale, weight in batches]
+    assert weight0 == 0 and (scale0 == 0).all()
+    assert weight1 == 4 and scale1[:, 0].tolist() == [0.25, 0.75, 0.0]
+    assert batches.total_weight == 4
+
+
+def test_history_and_stopping_rule():
+    X, Y, network, trainer = _setup(tol=1e9, n_iter_no_change=3)
+    history = History()
+    n_epochs, stopped = trainer.run(X, Y, None, max_epochs=50, history=history)
+    # Epoch 1 improves on nothing; epochs 2-4 fail to improve by tol: stop.
+    assert (n_epochs, stopped) == (4, True)
+    assert len(history.loss_curve) == 4 and history.samples_seen == 4 * len(X)
+    assert history.best_loss == min(history.loss_curve)
+
+
+def test_loss_decreases_with_plain_gradient_descent():
+    X, Y, network, trainer = _setup(batch_size=60, lr=0.5)
+    history = History()
+    trainer.run(X, Y, None, max_epochs=30, history=history)
+    assert all(b < a for a, b in zip(history.loss_curve, history.loss_curve[1:], strict=False))
+
+
+def test_divergence_raises_with_advice():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * 1e3
+    Y = X @ rng.normal(size=(3, 1))
+    network = Network([3, 4, 1], "identity", "identity", np.float64).initialize(rng)
+    trainer = Trainer(
+        network,
+        LOSSES["identity"],
+        Sgd(network.params, 1.0),
+        batch_size=10,
+        l1=0,
+        l2=0,
+        penalty_scale=50,
+        shuffle=False,
+        rng=rng,
+        tol=0,
+        n_iter_no_change=100,
+    )
+    with pytest.raises(ValueError, match="non-finite.*learning_rate_init.*scale"):
+        trainer.run(X, Y, None, max_epochs=100, history=History())
+
+
+def test_validation_score_drives_stopping_and_best_weights_are_restored():
+    X, Y, network, trainer = _setup(n_iter_no_change=2)
+    scores = iter([0.5, 0.9, 0.7, 0.6, 0.95])
+    snapshots = []
+
+    def validation_score():
+        snapshots.append(network.params.copy())
+        return next(scores)
+
+    trainer.validation_score = validation_score
+    history = History(validation_scores=[])
+    n_epochs, stopped = trainer.run(X, Y, None, max_epochs=10, history=history)
+    assert (n_epochs, stopped) == (4, True)
+    assert history.validation_scores == [0.5, 0.9, 0.7, 0.6]
+    assert history.best_validation_score == 0.9
+    np.testing.assert_array_equal(network.params, snapshots[1])
