@@ -52,15 +52,20 @@ class BinaryCrossEntropy(_CanonicalLoss):
 
 
 class CategoricalCrossEntropy(_CanonicalLoss):
-    """Cross-entropy of a softmax output: ``logsumexp(z) - sum_k y_k z_k``."""
+    """Cross-entropy of a softmax output: ``-sum_k y_k log p_k``."""
 
     def value(self, logits, output, y, scale, scratch, row):
-        # Working from the logits avoids log(0) when a probability underflows.
-        np.logaddexp.reduce(logits, axis=1, keepdims=True, out=row)
-        row *= scale
-        np.multiply(y, logits, out=scratch)
+        # log p_k = (z_k - max z) - log sum_j exp(z_j - max z), and that sum is
+        # 1 / max_k p_k, which is at least 1 / K: no overflow, no log(0), even
+        # where p_k itself underflows to 0.
+        np.max(logits, axis=1, keepdims=True, out=row)
+        np.subtract(logits, row, out=scratch)
+        np.max(output, axis=1, keepdims=True, out=row)
+        np.log(row, out=row)
+        scratch += row
+        scratch *= y
         scratch *= scale
-        return float(row.sum()) - float(scratch.sum())
+        return -float(scratch.sum())
 
 
 LOSSES = {

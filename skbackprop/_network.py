@@ -53,7 +53,10 @@ class _Workspace:
         self.hidden = [new(width) for width in hidden]
         self.deltas = [new(width) for width in hidden]
         self.scratch = [new(width) for width in hidden]
-        self.masks = [new(w) if rate > 0 else None for w, rate in zip(hidden, dropout, strict=True)]
+        self.flags = [np.empty((n_rows, width), dtype=bool) for width in hidden]
+        self.dropout_masks = [
+            new(w) if rate > 0 else None for w, rate in zip(hidden, dropout, strict=True)
+        ]
         # The input of the next layer: the activation, or its dropped-out copy.
         self.inputs = [
             new(w) if rate > 0 else a
@@ -63,6 +66,8 @@ class _Workspace:
         self.output = new(n_outputs)
         self.output_delta = new(n_outputs)
         self.row = new(1)
+        # Bias gradients are column sums, which BLAS computes fastest as ones @ delta.
+        self.ones = np.ones(n_rows, dtype=dtype)
 
 
 class Network:
@@ -168,9 +173,9 @@ class Network:
             z = ws.hidden[index]
             _matmul_into(layer_input, self.coefs[index], z)
             z += self.intercepts[index]
-            self._f(z, ws.scratch[index])
+            self._f(z, ws.scratch[index], ws.flags[index])
             if training and rate > 0:
-                self._drop_out(z, rate, ws.masks[index], ws.inputs[index], rng)
+                self._drop_out(z, rate, ws.dropout_masks[index], ws.inputs[index], rng)
                 layer_input = ws.inputs[index]
             else:
                 layer_input = z
@@ -196,14 +201,16 @@ class Network:
         for index in range(len(self.coefs) - 1, -1, -1):
             layer_input = X if index == 0 else ws.inputs[index - 1]
             _matmul_into(layer_input.T, delta, self.grad_coefs[index])
-            np.sum(delta, axis=0, out=self.grad_intercepts[index])
+            np.matmul(ws.ones, delta, out=self.grad_intercepts[index])
             if index == 0:
                 break
             previous = ws.deltas[index - 1]
             np.matmul(delta, self.coefs[index].T, out=previous)
-            if ws.masks[index - 1] is not None:
-                previous *= ws.masks[index - 1]
-            self._f_derivative(ws.hidden[index - 1], previous, ws.scratch[index - 1])
+            if ws.dropout_masks[index - 1] is not None:
+                previous *= ws.dropout_masks[index - 1]
+            self._f_derivative(
+                ws.hidden[index - 1], previous, ws.scratch[index - 1], ws.flags[index - 1]
+            )
             delta = previous
 
     def predict(self, X, logits=False, chunk_rows=PREDICT_CHUNK_ROWS):

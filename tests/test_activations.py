@@ -14,13 +14,13 @@ def test_derivative_from_output_matches_finite_differences(name):
 
     def f(values):
         out = values.copy()
-        forward(out, np.empty_like(out))
+        forward(out, np.empty_like(out), np.empty(out.shape, bool))
         return out
 
     numeric = (f(z + eps) - f(z - eps)) / (2 * eps)
     a = f(z)
     delta = np.ones_like(z)
-    derivative(a, delta, np.empty_like(z))
+    derivative(a, delta, np.empty_like(z), np.empty(z.shape, bool))
     np.testing.assert_allclose(delta, numeric, rtol=1e-7, atol=1e-9)
 
 
@@ -35,7 +35,7 @@ def test_hidden_forward_values():
     }
     for name, (forward, _) in HIDDEN_ACTIVATIONS.items():
         out = z.copy()
-        forward(out, np.empty_like(out))
+        forward(out, np.empty_like(out), np.empty(out.shape, bool))
         np.testing.assert_allclose(out, expected[name], err_msg=name)
 
 
@@ -43,7 +43,7 @@ def test_relu_derivative_is_zero_where_inactive():
     _, derivative = HIDDEN_ACTIVATIONS["relu"]
     a = np.array([[0.0, 1.5, 0.0, 2.0]])
     delta = np.array([[3.0, 4.0, 5.0, 6.0]])
-    derivative(a, delta, np.empty_like(a))
+    derivative(a, delta, np.empty_like(a), np.empty(a.shape, bool))
     np.testing.assert_array_equal(delta, [[0.0, 4.0, 0.0, 6.0]])
 
 

@@ -113,7 +113,7 @@ def test_gradient_with_dropout_masks_held_fixed(activation):
     assert _relative_error(analytic, numeric) < 1e-6
     # Some units really were dropped.
     ws = network.forward(X, training=True, rng=np.random.default_rng(5))
-    assert (ws.masks[0] == 0).any() and (ws.masks[1] == 0).any()
+    assert (ws.dropout_masks[0] == 0).any() and (ws.dropout_masks[1] == 0).any()
 
 
 def test_sparse_input_gives_the_same_gradient_as_dense():
