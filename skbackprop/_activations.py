@@ -89,10 +89,12 @@ HIDDEN_ACTIVATIONS = {
 def softmax(z, out, row):
     """Row-wise softmax of the logits ``z`` into ``out``; ``row`` is (n, 1) scratch."""
     # Subtracting the row maximum keeps exp from overflowing.
-    np.max(z, axis=1, keepdims=True, out=row)
+    # Ufunc reductions rather than np.max / np.sum: this runs once per batch,
+    # and the wrappers' overhead shows with small batches.
+    np.maximum.reduce(z, axis=1, keepdims=True, out=row)
     np.subtract(z, row, out=out)
     np.exp(out, out=out)
-    np.sum(out, axis=1, keepdims=True, out=row)
+    np.add.reduce(out, axis=1, keepdims=True, out=row)
     out /= row
 
 

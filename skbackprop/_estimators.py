@@ -266,19 +266,18 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         if incremental and fitted and self._solver_state["solver"] == self.solver:
             solver.set_state(self._solver_state["state"])
 
-        validation_score = None
+        validation_score, rows = None, None
         penalty_scale = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         if self.early_stopping:
-            X, Y, y, sample_weight, validation_score = self._split_validation(
-                X, Y, y, sample_weight, network, seed
-            )
+            rows, validation_score = self._split_validation(X, y, sample_weight, network, seed)
             if history.validation_scores is None:
                 history.validation_scores = []
+        n_train = X.shape[0] if rows is None else len(rows)
         trainer = Trainer(
             network,
             LOSSES[network.output_activation],
             solver,
-            batch_size=self._batch_size(X.shape[0]),
+            batch_size=self._batch_size(n_train),
             l1=self.l1,
             l2=self.l2,
             penalty_scale=penalty_scale,
@@ -290,7 +289,7 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose,
         )
         max_epochs = 1 if incremental else self.max_iter
-        n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history)
+        n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history, rows)
         if not incremental and not stopped and n_epochs == self.max_iter:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
@@ -331,9 +330,12 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             )
         return Sgd(params, self.learning_rate_init, self.learning_rate, self.power_t)
 
-    def _split_validation(self, X, Y, y, sample_weight, network, seed):
-        """Hold out ``validation_fraction`` of the rows; return the training part
-        and a callable scoring the network on the held-out part."""
+    def _split_validation(self, X, y, sample_weight, network, seed):
+        """Hold out ``validation_fraction`` of the rows.
+
+        Returns the training rows (indices, so X is not copied) and a callable
+        scoring the network on the held-out rows.
+        """
         stratify = y if is_classifier(self) and y.ndim == 1 else None
         train, val = train_test_split(
             np.arange(X.shape[0]),
@@ -352,8 +354,7 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         def validation_score():
             return self._validation_score(y_val, self._decode(network.predict(X_val)), w_val)
 
-        w_train = None if sample_weight is None else sample_weight[train]
-        return X[train], Y[train], y[train], w_train, validation_score
+        return np.sort(train), validation_score
 
     def _store_fitted(self, network, solver, history, n_epochs, continued):
         self.coefs_ = network.coefs

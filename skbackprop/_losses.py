@@ -58,9 +58,9 @@ class CategoricalCrossEntropy(_CanonicalLoss):
         # log p_k = (z_k - max z) - log sum_j exp(z_j - max z), and that sum is
         # 1 / max_k p_k, which is at least 1 / K: no overflow, no log(0), even
         # where p_k itself underflows to 0.
-        np.max(logits, axis=1, keepdims=True, out=row)
+        np.maximum.reduce(logits, axis=1, keepdims=True, out=row)
         np.subtract(logits, row, out=scratch)
-        np.max(output, axis=1, keepdims=True, out=row)
+        np.maximum.reduce(output, axis=1, keepdims=True, out=row)
         np.log(row, out=row)
         scratch += row
         scratch *= y

@@ -25,8 +25,8 @@ import scipy.sparse as sp
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 
-# Rows per chunk when predicting, so memory stays bounded on any number of rows.
-PREDICT_CHUNK_ROWS = 4096
+# Memory for one chunk of rows when predicting, so it stays bounded on any number of rows.
+PREDICT_CHUNK_BYTES = 8 * 2**20
 
 
 def _matmul_into(a, b, out):
@@ -37,12 +37,12 @@ def _matmul_into(a, b, out):
 
 
 class _Workspace:
-    """Every array one forward and backward pass over ``n_rows`` rows needs.
+    """Every array one forward (and, for training, backward) pass over ``n_rows`` rows needs.
 
     Made once per batch size and reused, so training allocates nothing per batch.
     """
 
-    def __init__(self, n_rows, layer_sizes, dtype, dropout):
+    def __init__(self, n_rows, layer_sizes, dtype, dropout, training):
         hidden = layer_sizes[1:-1]
         n_outputs = layer_sizes[-1]
 
@@ -51,9 +51,11 @@ class _Workspace:
 
         # hidden[l] holds z then, in place, a = f(z) of hidden layer l.
         self.hidden = [new(width) for width in hidden]
-        self.deltas = [new(width) for width in hidden]
         self.scratch = [new(width) for width in hidden]
         self.flags = [np.empty((n_rows, width), dtype=bool) for width in hidden]
+        if not training:
+            dropout = (0.0,) * len(hidden)
+        self.deltas = [new(width) if training else None for width in hidden]
         self.dropout_masks = [
             new(w) if rate > 0 else None for w, rate in zip(hidden, dropout, strict=True)
         ]
@@ -150,14 +152,15 @@ class Network:
             mine[...] = theirs
         return self
 
-    def _workspace(self, n_rows):
-        workspace = self._workspaces.get(n_rows)
+    def _workspace(self, n_rows, training):
+        key = (n_rows, training)
+        workspace = self._workspaces.get(key)
         if workspace is None:
             # A fit meets two batch sizes (full and last) and predict two chunk sizes.
             if len(self._workspaces) >= 8:
                 self._workspaces.clear()
-            workspace = _Workspace(n_rows, self.layer_sizes, self.dtype, self.dropout)
-            self._workspaces[n_rows] = workspace
+            workspace = _Workspace(n_rows, self.layer_sizes, self.dtype, self.dropout, training)
+            self._workspaces[key] = workspace
         return workspace
 
     def forward(self, X, training=False, rng=None):
@@ -167,7 +170,7 @@ class Network:
         activations (masks drawn from ``rng``), and the workspace keeps what
         ``backward`` needs. The returned arrays are reused by the next call.
         """
-        ws = self._workspace(X.shape[0])
+        ws = self._workspace(X.shape[0], training)
         layer_input = X
         for index, rate in enumerate(self.dropout):
             z = ws.hidden[index]
@@ -213,9 +216,14 @@ class Network:
             )
             delta = previous
 
-    def predict(self, X, logits=False, chunk_rows=PREDICT_CHUNK_ROWS):
+    def predict(self, X, logits=False, chunk_rows=None):
         """Output activations (or the logits) for every row of ``X``, chunk by chunk."""
         n_rows = X.shape[0]
+        if chunk_rows is None:
+            # hidden activations, their scratch and masks, logits and output
+            bytes_per_row = self.dtype.itemsize * (2 * sum(self.layer_sizes[1:]))
+            bytes_per_row += sum(self.layer_sizes[1:-1])
+            chunk_rows = int(np.clip(PREDICT_CHUNK_BYTES // bytes_per_row, 64, 65536))
         result = np.empty((n_rows, self.layer_sizes[-1]), dtype=self.dtype)
         for start in range(0, n_rows, chunk_rows):
             stop = min(start + chunk_rows, n_rows)

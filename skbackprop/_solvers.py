@@ -100,6 +100,10 @@ class Adam(Sgd):
     ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
     ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
     The learning rate has no schedule and the solver stops when the loss stalls.
+
+    The moments are kept divided by ``1 - beta``: ``M = m / (1 - beta_1)``
+    follows ``M = beta_1 M + g``, one pass over the parameters fewer than
+    ``m``, and likewise ``V``; the constants move into the step.
     """
 
     def __init__(self, params, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
@@ -108,26 +112,37 @@ class Adam(Sgd):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
-        self.first_moment = np.zeros_like(params)
-        self.second_moment = np.zeros_like(params)
+        self._M = np.zeros_like(params)
+        self._V = np.zeros_like(params)
+
+    @property
+    def first_moment(self):
+        return (1 - self.beta_1) * self._M
+
+    @property
+    def second_moment(self):
+        return (1 - self.beta_2) * self._V
 
     def step(self, grads):
         self.t += 1
-        scratch = self._scratch
-        m, v = self.first_moment, self.second_moment
-        m *= self.beta_1
-        np.multiply(grads, 1 - self.beta_1, out=scratch)
-        m += scratch
-        v *= self.beta_2
+        scratch, M, V = self._scratch, self._M, self._V
+        M *= self.beta_1
+        M += grads
+        V *= self.beta_2
         np.square(grads, out=scratch)
-        scratch *= 1 - self.beta_2
-        v += scratch
+        V += scratch
+        # m / (sqrt(v) + eps) = (1 - beta_1) / sqrt(1 - beta_2) * M / (sqrt(V) + eps')
+        root = np.sqrt(1 - self.beta_2)
         step_size = (
-            self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+            self.learning_rate
+            * np.sqrt(1 - self.beta_2**self.t)
+            / (1 - self.beta_1**self.t)
+            * (1 - self.beta_1)
+            / root
         )
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon
-        np.divide(m, scratch, out=scratch)
+        np.sqrt(V, out=scratch)
+        scratch += self.epsilon / root
+        np.divide(M, scratch, out=scratch)
         scratch *= step_size
         self.params -= scratch
 
@@ -135,10 +150,12 @@ class Adam(Sgd):
         return {
             **super().get_state(),
             "t": self.t,
-            "first_moment": self.first_moment.copy(),
-            "second_moment": self.second_moment.copy(),
+            "M": self._M.copy(),
+            "V": self._V.copy(),
         }
 
     def set_state(self, state):
-        super().set_state(state)
+        self.learning_rate = state["learning_rate"]
         self.t = state["t"]
+        self._M[...] = state["M"]
+        self._V[...] = state["V"]

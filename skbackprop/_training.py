@@ -97,13 +97,16 @@ class Trainer:
         self.verbose = verbose
         self._penalty_scratch = np.empty_like(network.weights)
 
-    def run(self, X, Y, sample_weight, max_epochs, history):
+    def run(self, X, Y, sample_weight, max_epochs, history, rows=None):
         """Train for at most ``max_epochs`` epochs, updating ``history`` in place.
 
-        Returns ``(n_epochs, stopped)``: the epochs completed and whether the
-        stopping rule ended training before ``max_epochs``.
+        ``rows`` (indices) restricts training to those rows of X. Returns
+        ``(n_epochs, stopped)``: the epochs completed and whether the stopping
+        rule ended training before ``max_epochs``.
         """
-        batches = _Batches(X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype)
+        batches = _Batches(
+            X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype, rows
+        )
         self._best_params = self.network.params.copy() if self.validation_score else None
         n_epochs, stopped = 0, False
         # Overflow is detected and reported by the loss check, not by numpy warnings.
@@ -198,33 +201,48 @@ class Trainer:
 
 
 class _Batches:
-    """Mini-batches of ``(X, Y, scale, weight)`` in the order of ``order``.
+    """Mini-batches of ``(X, Y, scale, weight)`` over the rows ``order``.
 
     ``scale`` is what the loss multiplies each row by: ``1 / n_batch``, or the
     column ``w_i / sum(w)`` with sample weights; ``weight`` is the batch's
-    share of the epoch's total (rows, or summed sample weights). Shuffled
-    dense rows are gathered into buffers made once; unshuffled batches are
-    views of X.
+    share of the epoch's total (rows, or summed sample weights). ``rows``
+    restricts training to a subset (the rest held out for validation)
+    without copying X.
     """
 
-    def __init__(self, X, Y, sample_weight, batch_size, shuffle, dtype):
+    def __init__(self, X, Y, sample_weight, batch_size, shuffle, dtype, rows=None):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
-        self.n_rows = X.shape[0]
+        self.order = np.arange(X.shape[0]) if rows is None else np.array(rows)
+        self.n_rows = len(self.order)
         self.batch_size = min(batch_size, self.n_rows)
         self.shuffle = shuffle
-        self.order = np.arange(self.n_rows)
-        self.total_weight = self.n_rows if sample_weight is None else float(sample_weight.sum())
-        gather = shuffle and not sp.issparse(X)
-        self._X_buffer = np.empty((self.batch_size, X.shape[1]), dtype) if gather else None
-        self._Y_buffer = np.empty((self.batch_size, Y.shape[1]), dtype)
-        self._weight_buffer = np.empty((self.batch_size, 1), dtype)
+        # In order and over all rows, batches are views; otherwise dense rows are
+        # gathered into buffers made once (sparse batches are new matrices anyway).
+        self._gather = shuffle or rows is not None
+        if sample_weight is None:
+            self.total_weight = self.n_rows
+        else:
+            self.total_weight = float(sample_weight[self.order].sum())
+
+        def buffer(width):
+            return np.empty((self.batch_size, width), dtype) if self._gather else None
+
+        self._X_buffer = None if sp.issparse(X) else buffer(X.shape[1])
+        self._Y_buffer = buffer(Y.shape[1])
+        self._weight_buffer = np.empty(self.batch_size, dtype)
 
     def _rows(self, array, index, buffer):
-        if not self.shuffle:
-            return array[index]
+        if not self._gather:
+            if buffer is None:
+                return array[index]
+            out = buffer[: index.stop - index.start]
+            np.copyto(out, array[index])
+            return out
         if buffer is None:
             return array[self.order[index]]
-        return np.take(array, self.order[index], axis=0, out=buffer[: index.stop - index.start])
+        # mode="clip" (the indices are valid anyway) stops take from buffering `out`.
+        out = buffer[: index.stop - index.start]
+        return np.take(array, self.order[index], axis=0, out=out, mode="clip")
 
     def __iter__(self):
         for start in range(0, self.n_rows, self.batch_size):
@@ -235,9 +253,8 @@ class _Batches:
             if self.sample_weight is None:
                 yield X_batch, Y_batch, 1.0 / size, size
                 continue
-            weights = self._weight_buffer[:size]
-            weights[:, 0] = self._rows(self.sample_weight, index, None)
+            weights = self._rows(self.sample_weight, index, self._weight_buffer)
             batch_weight = float(weights.sum())
             # An all-zero-weight batch carries no data gradient, only the penalty's.
             weights *= 1.0 / batch_weight if batch_weight > 0 else 0.0
-            yield X_batch, Y_batch, weights, batch_weight
+            yield X_batch, Y_batch, weights[:, None], batch_weight

@@ -493,3 +493,45 @@ def test_non_finite_output_at_predict_is_an_error(classification):
     model.coefs_[0][...] = 1e300
     with pytest.raises(ValueError, match="not finite"):
         model.predict(np.full((2, 8), 1e10))
+
+
+# -- memory ---------------------------------------------------------------------
+
+
+def _peak_allocation(function):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_fit_holds_no_copy_of_float32_X():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40_000, 100), dtype=np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    model = BackpropClassifier(
+        hidden_layer_sizes=(32,), max_iter=1, early_stopping=True, random_state=0
+    )
+    peak = _peak_allocation(lambda: _quiet_fit(model, X, y))
+    # Shuffling and the validation split work on row indices: nothing near a
+    # second copy of X (16 MB) is ever held.
+    assert peak < 0.5 * X.nbytes
+
+
+def test_predict_memory_is_bounded_by_the_result_not_the_network():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2_000, 50), dtype=np.float32)
+    model = _quiet_fit(
+        BackpropClassifier(hidden_layer_sizes=(256, 256), max_iter=1, random_state=0),
+        X,
+        rng.integers(0, 3, len(X)),
+    )
+    many = rng.standard_normal((200_000, 50), dtype=np.float32)
+    peak = _peak_allocation(lambda: model.predict_proba(many))
+    # Activations of all rows at once would be 200_000 x 512 x 4 bytes = 400 MB;
+    # chunks of about 8 MB of activations keep the peak near 8 MB plus the 2.4 MB result.
+    assert peak < 20 * 2**20

@@ -1,11 +1,13 @@
 """The epoch loop: batching, penalties, sample weights, stopping and divergence."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from skbackprop._losses import LOSSES
 from skbackprop._network import Network
-from skbackprop._solvers import Sgd
+from skbackprop._solvers import Adam, Momentum, Sgd
 from skbackprop._training import History, Trainer, _Batches
 
 
@@ -144,3 +146,57 @@ def test_validation_score_drives_stopping_and_best_weights_are_restored():
     assert history.validation_scores == [0.5, 0.9, 0.7, 0.6]
     assert history.best_validation_score == 0.9
     np.testing.assert_array_equal(network.params, snapshots[1])
+
+
+def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weighted, shuffle):
+    rng = np.random.default_rng(0)
+    n = 4 * batch_size
+    X = rng.normal(size=(n, 32))
+    Y = np.eye(4)[rng.integers(0, 4, n)]
+    weights = rng.uniform(0, 2, n) if weighted else None
+    network = Network([32, 256, 128, 4], activation, "softmax", np.float64, (dropout, dropout))
+    network.initialize(rng)
+    trainer = Trainer(
+        network,
+        LOSSES["softmax"],
+        solver(network.params, 0.01),
+        batch_size=batch_size,
+        l1=0.1,
+        l2=0.1,
+        penalty_scale=n,
+        shuffle=shuffle,
+        rng=rng,
+        tol=0,
+        n_iter_no_change=10,
+    )
+    batches = _Batches(X, Y, weights, batch_size, shuffle, np.float64)
+    trainer._run_epoch(batches, 1)
+    tracemalloc.start()
+    try:
+        trainer._run_epoch(batches, 2)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "activation, solver, dropout, weighted, shuffle",
+    [
+        ("relu", Adam, 0.0, False, True),
+        ("leaky_relu", Momentum, 0.3, True, True),
+        ("logistic", Sgd, 0.5, True, False),
+        ("tanh", Adam, 0.0, False, False),
+    ],
+)
+def test_batch_loop_allocates_nothing_that_scales_with_the_batch(
+    activation, solver, dropout, weighted, shuffle
+):
+    config = (activation, solver, dropout, weighted, shuffle)
+    # Buffers for activations, deltas, gradients and solver state are made in
+    # the first epoch; later epochs allocate only small fixed-size objects
+    # (numpy's ufunc casting buffer, the per-epoch finiteness check).
+    small = _second_epoch_peak_allocation(256, *config)
+    large = _second_epoch_peak_allocation(2048, *config)
+    # One large batch's first hidden layer alone is 2048 x 256 x 8 bytes = 4 MiB.
+    assert large < 200 * 1024
+    assert large - small < 8 * 1024

@@ -1,0 +1,347 @@
+"""Training and prediction speed of skbackprop against scikit-learn's MLP, in one process.
+
+    python benchmarks/run.py                  # every workload, 3 repeats
+    python benchmarks/run.py --repeats 5 --workloads wide small-batch
+
+Both libraries get identical data, architecture, solver, batch size and a
+fixed number of epochs (tol=0 and n_iter_no_change above max_iter, so
+neither stops early). Runs alternate between the libraries and the table
+quotes medians, so drift on a shared machine hits both alike. GFLOP/s
+counts 6 x weights x samples per epoch (forward 2, backward 4); efficiency
+is against numpy's own float32/float64 matrix-multiply peak, measured here.
+If PyTorch is installed, an equivalent hand-written training loop is timed
+as a third column. Results also go to benchmarks/results/*.json.
+"""
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.datasets import load_digits, make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+import skbackprop
+from skbackprop import BackpropClassifier, BackpropRegressor
+
+try:  # optional third column
+    import torch
+except ImportError:
+    torch = None
+
+RESULTS = Path(__file__).parent / "results"
+# Ratio targets (ours / scikit-learn, lower is better) from the speed issue.
+TARGETS = {
+    "wide float32": 0.5,
+    "wide float64": 0.7,
+    "small-batch float32": 0.5,
+    "small-batch float64": 0.5,
+    "digits": 0.6,
+}
+TARGET_EFFICIENCY = {"wide float32": 0.55}
+
+
+def matmul_peak(dtype, size=2048, repeats=5):
+    """numpy's matrix-multiply GFLOP/s on this machine for ``dtype``."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size)).astype(dtype)
+    b = rng.random((size, size)).astype(dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - started)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def n_weights(layer_sizes):
+    return sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
+
+
+def fixed_epochs(epochs):
+    return dict(max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0)
+
+
+def timed_fit(model, X, y):
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        started = time.perf_counter()
+        model.fit(X, y)
+        return time.perf_counter() - started
+
+
+def torch_fit(X, y, hidden, batch_size, epochs, classification, lr=1e-3, l2=1e-4):
+    """A plain PyTorch loop equivalent to the estimators' adam training."""
+    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    torch.manual_seed(0)
+    X_t = torch.from_numpy(X).to(dtype)
+    if classification:
+        y_t = torch.from_numpy(np.unique(y, return_inverse=True)[1])
+        n_out = int(y_t.max()) + 1
+        loss_fn = torch.nn.CrossEntropyLoss()
+    else:
+        y_t = torch.from_numpy(y.reshape(len(y), -1)).to(dtype)
+        n_out = y_t.shape[1]
+        loss_fn = torch.nn.MSELoss()
+    sizes = [X.shape[1], *hidden, n_out]
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1]).to(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2 / len(X))
+    started = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(X_t))
+        for start in range(0, len(X_t), batch_size):
+            index = order[start : start + batch_size]
+            optimizer.zero_grad()
+            loss_fn(model(X_t[index]), y_t[index]).backward()
+            optimizer.step()
+    return time.perf_counter() - started, model
+
+
+def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, peak, score=None, torch_args=None):
+    """Alternate the two libraries ``repeats`` times; return a result row."""
+    times = {"ours": [], "sklearn": []}
+    models = {}
+    for _ in range(repeats):
+        for library, model in zip(("ours", "sklearn"), make_pair(), strict=True):
+            times[library].append(timed_fit(model, X, y))
+            models[library] = model
+    row = {"workload": name, "epochs": epochs}
+    flops = 6 * n_weights(layer_sizes) * X.shape[0] * epochs
+    for library in times:
+        seconds = statistics.median(times[library])
+        row[f"{library}_seconds"] = seconds
+        row[f"{library}_gflops"] = flops / seconds / 1e9
+    if torch is not None and torch_args is not None:
+        torch_times = [torch_fit(X, y, epochs=epochs, **torch_args)[0] for _ in range(repeats)]
+        row["torch_seconds"] = statistics.median(torch_times)
+        row["torch_gflops"] = flops / row["torch_seconds"] / 1e9
+    row["ratio"] = row["ours_seconds"] / row["sklearn_seconds"]
+    row["efficiency"] = row["ours_gflops"] / peak
+    if score is not None:
+        for library, model in models.items():
+            row[f"{library}_score"] = score(model)
+    return row
+
+
+def digits_workload(repeats, peaks):
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    common = dict(hidden_layer_sizes=(100,), batch_size=200, solver="adam", **fixed_epochs(100))
+    return compare(
+        "digits",
+        lambda: (BackpropClassifier(**common), MLPClassifier(**common)),
+        X_train,
+        y_train,
+        100,
+        [64, 100, 10],
+        repeats,
+        peaks[np.float64],
+        score=lambda model: model.score(X_test, y_test),
+        torch_args=dict(hidden=(100,), batch_size=200, classification=True),
+    )
+
+
+def wide_data(dtype):
+    X, y = make_classification(
+        n_samples=100_000, n_features=100, n_informative=50, n_classes=10, random_state=0
+    )
+    return StandardScaler().fit_transform(X).astype(dtype), y
+
+
+def wide_workload(repeats, peaks, dtype, epochs=2):
+    X, y = wide_data(dtype)
+    common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(epochs))
+    row = compare(
+        f"wide {np.dtype(dtype).name}",
+        lambda: (BackpropClassifier(**common), MLPClassifier(**common)),
+        X,
+        y,
+        epochs,
+        [100, 256, 256, 10],
+        repeats,
+        peaks[dtype],
+        score=lambda model: model.score(X[:20_000], y[:20_000]),
+        torch_args=dict(hidden=(256, 256), batch_size=256, classification=True),
+    )
+    return row
+
+
+def small_batch_workload(repeats, peaks, dtype, epochs=1):
+    X, y = wide_data(dtype)
+    common = dict(hidden_layer_sizes=(64,), batch_size=32, **fixed_epochs(epochs))
+    return compare(
+        f"small-batch {np.dtype(dtype).name}",
+        lambda: (BackpropClassifier(**common), MLPClassifier(**common)),
+        X,
+        y,
+        epochs,
+        [100, 64, 10],
+        repeats,
+        peaks[dtype],
+        score=lambda model: model.score(X[:20_000], y[:20_000]),
+        torch_args=dict(hidden=(64,), batch_size=32, classification=True),
+    )
+
+
+def regression_workload(repeats, peaks, epochs=2):
+    X, y = make_regression(
+        n_samples=110_000, n_features=50, n_informative=30, noise=5.0, random_state=0
+    )
+    X = StandardScaler().fit_transform(X)
+    y = (y - y.mean()) / y.std()
+    X_train, X_test, y_train, y_test = X[:100_000], X[100_000:], y[:100_000], y[100_000:]
+    common = dict(hidden_layer_sizes=(128, 64), batch_size=256, **fixed_epochs(epochs))
+    return compare(
+        "regression",
+        lambda: (BackpropRegressor(**common), MLPRegressor(**common)),
+        X_train,
+        y_train,
+        epochs,
+        [50, 128, 64, 1],
+        repeats,
+        peaks[np.float64],
+        score=lambda model: model.score(X_test, y_test),
+        torch_args=dict(hidden=(128, 64), batch_size=256, classification=False),
+    )
+
+
+def predict_workload(repeats, peaks, n_rows=1_000_000):
+    X, y = wide_data(np.float32)
+    common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(1))
+    models = {
+        "ours": BackpropClassifier(**common),
+        "sklearn": MLPClassifier(**common),
+    }
+    for model in models.values():
+        timed_fit(model, X, y)
+    rows = np.random.default_rng(0).standard_normal((n_rows, 100), dtype=np.float32)
+    row = {"workload": "predict", "rows": n_rows}
+    flops = 2 * n_weights([100, 256, 256, 10]) * n_rows
+    times = {library: [] for library in models}
+    for _ in range(repeats):
+        for library, model in models.items():
+            gc.collect()
+            started = time.perf_counter()
+            model.predict_proba(rows)
+            times[library].append(time.perf_counter() - started)
+    for library, model in models.items():
+        gc.collect()
+        tracemalloc.start()
+        model.predict_proba(rows)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        seconds = statistics.median(times[library])
+        row[f"{library}_seconds"] = seconds
+        row[f"{library}_rows_per_second"] = n_rows / seconds
+        row[f"{library}_gflops"] = flops / seconds / 1e9
+        row[f"{library}_peak_mib"] = peak / 2**20
+    row["ratio"] = row["ours_seconds"] / row["sklearn_seconds"]
+    row["efficiency"] = row["ours_gflops"] / peaks[np.float32]
+    return row
+
+
+WORKLOADS = {
+    "digits": lambda r, p: [digits_workload(r, p)],
+    "wide": lambda r, p: [wide_workload(r, p, np.float32), wide_workload(r, p, np.float64)],
+    "regression": lambda r, p: [regression_workload(r, p)],
+    "small-batch": lambda r, p: [
+        small_batch_workload(r, p, np.float32),
+        small_batch_workload(r, p, np.float64),
+    ],
+    "predict": lambda r, p: [predict_workload(r, p)],
+}
+
+
+def print_row(row):
+    name = row["workload"]
+    line = (
+        f"{name:20s} {row['ours_seconds']:8.3f} {row['sklearn_seconds']:8.3f} "
+        f"{row['ratio']:6.2f} {row['ours_gflops']:7.1f} {row['sklearn_gflops']:7.1f} "
+        f"{100 * row['efficiency']:5.1f}%"
+    )
+    if "ours_score" in row:
+        line += f"  score {row['ours_score']:.4f} vs {row['sklearn_score']:.4f}"
+    if "ours_peak_mib" in row:
+        line += (
+            f"  {row['ours_rows_per_second'] / 1e6:.2f}M vs "
+            f"{row['sklearn_rows_per_second'] / 1e6:.2f}M rows/s, peak "
+            f"{row['ours_peak_mib']:.0f} vs {row['sklearn_peak_mib']:.0f} MiB"
+        )
+    if "torch_seconds" in row:
+        line += f"  torch {row['torch_seconds']:.3f}s"
+    verdicts = []
+    if name in TARGETS:
+        verdicts.append(
+            f"ratio<={TARGETS[name]}: {'met' if row['ratio'] <= TARGETS[name] else 'MISSED'}"
+        )
+    if name in TARGET_EFFICIENCY:
+        met = row["efficiency"] >= TARGET_EFFICIENCY[name]
+        verdicts.append(f"peak>={TARGET_EFFICIENCY[name]:.0%}: {'met' if met else 'MISSED'}")
+    if verdicts:
+        line += "  [" + "; ".join(verdicts) + "]"
+    print(line, flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results")
+    args = parser.parse_args()
+
+    peaks = {np.float32: matmul_peak(np.float32), np.float64: matmul_peak(np.float64)}
+    print(
+        f"skbackprop {skbackprop.__version__}, scikit-learn {sklearn.__version__}, numpy "
+        f"{np.__version__}, torch {torch.__version__ if torch else 'not installed'}; "
+        f"matmul peak {peaks[np.float32]:.0f} GFLOP/s float32, {peaks[np.float64]:.0f} float64; "
+        f"median of {args.repeats}, alternating"
+    )
+    print(
+        f"{'workload':20s} {'ours s':>8s} {'sklearn':>8s} {'ratio':>6s} {'GFLOP/s':>7s} "
+        f"{'sklearn':>7s} {'peak':>6s}"
+    )
+    rows = []
+    for name in args.workloads:
+        for row in WORKLOADS[name](args.repeats, peaks):
+            print_row(row)
+            rows.append(row)
+    path = args.json or RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "machine": platform.platform(),
+                "versions": {
+                    "skbackprop": skbackprop.__version__,
+                    "sklearn": sklearn.__version__,
+                    "numpy": np.__version__,
+                },
+                "peak_gflops": {"float32": peaks[np.float32], "float64": peaks[np.float64]},
+                "repeats": args.repeats,
+                "results": rows,
+            },
+            indent=2,
+        )
+    )
+    print(f"results written to {path}")
+
+
+if __name__ == "__main__":
+    main()
