@@ -45,6 +45,7 @@ class _Workspace:
     def __init__(self, n_rows, layer_sizes, dtype, dropout, training):
         hidden = layer_sizes[1:-1]
         n_outputs = layer_sizes[-1]
+        self.training = training
 
         def new(width):
             return np.empty((n_rows, width), dtype=dtype)
@@ -200,6 +201,8 @@ class Network:
 
     def backward(self, X, ws):
         """Fill ``grads`` from ``ws.output_delta``, which the loss has written."""
+        if not ws.training:
+            raise ValueError("backward needs the workspace of forward(X, training=True).")
         delta = ws.output_delta
         for index in range(len(self.coefs) - 1, -1, -1):
             layer_input = X if index == 0 else ws.inputs[index - 1]

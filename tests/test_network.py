@@ -42,9 +42,8 @@ def _trainer(network, l1, l2, n):
 
 def _objective(network, trainer, X, Y, scale, dropout_seed=None):
     """Weighted mean loss plus penalty, and its gradient from backpropagation."""
-    training = dropout_seed is not None
-    rng = np.random.default_rng(dropout_seed) if training else None
-    ws = network.forward(X, training=training, rng=rng)
+    rng = np.random.default_rng(dropout_seed)
+    ws = network.forward(X, training=True, rng=rng)
     loss = trainer.loss
     value = loss.value(ws.logits, ws.output, Y, scale, ws.output_delta, ws.row)
     loss.output_delta(ws.output, Y, scale, ws.output_delta)
@@ -113,6 +112,7 @@ def test_gradient_with_dropout_masks_held_fixed(activation):
     assert _relative_error(analytic, numeric) < 1e-6
     # Some units really were dropped.
     ws = network.forward(X, training=True, rng=np.random.default_rng(5))
+    assert ws.training
     assert (ws.dropout_masks[0] == 0).any() and (ws.dropout_masks[1] == 0).any()
 
 
@@ -156,3 +156,10 @@ def test_predict_in_chunks_matches_one_pass():
     whole = network.predict(X, chunk_rows=1000)
     np.testing.assert_allclose(network.predict(X, chunk_rows=10), whole)
     np.testing.assert_allclose(whole.sum(axis=1), 1.0)
+
+
+def test_backward_needs_a_training_forward_pass():
+    network = Network([3, 4, 2], "relu", "softmax", np.float64)
+    ws = network.forward(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="training=True"):
+        network.backward(np.ones((5, 3)), ws)

@@ -34,7 +34,7 @@ def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, **kwargs):
 
 
 def _gradient(network, trainer, X, Y, scale):
-    ws = network.forward(X)
+    ws = network.forward(X, training=True)
     trainer.loss.output_delta(ws.output, Y, scale, ws.output_delta)
     network.backward(X, ws)
     trainer._add_penalty_gradient()
