@@ -86,23 +86,27 @@ HIDDEN_ACTIVATIONS = {
 }
 
 
-def softmax(z, out, row):
-    """Row-wise softmax of the logits ``z`` into ``out``; ``row`` is (n, 1) scratch."""
-    # Subtracting the row maximum keeps exp from overflowing.
-    # Ufunc reductions rather than np.max / np.sum: this runs once per batch,
-    # and the wrappers' overhead shows with small batches.
-    np.maximum.reduce(z, axis=1, keepdims=True, out=row)
-    np.subtract(z, row, out=out)
+def softmax(z, out, stats):
+    """Row-wise softmax of the logits ``z`` into ``out``.
+
+    ``stats`` (n, 2) receives each row's maximum and its sum of
+    ``exp(z - max)``, from which the cross-entropy gets log-sum-exp for free.
+    """
+    row_max, row_sum = stats[:, :1], stats[:, 1:]
+    # Subtracting the row maximum keeps exp from overflowing. Ufunc reductions
+    # rather than np.max / np.sum: their wrappers' overhead shows on small batches.
+    np.maximum.reduce(z, axis=1, keepdims=True, out=row_max)
+    np.subtract(z, row_max, out=out)
     np.exp(out, out=out)
-    np.add.reduce(out, axis=1, keepdims=True, out=row)
-    out /= row
+    np.add.reduce(out, axis=1, keepdims=True, out=row_sum)
+    out /= row_sum
 
 
-def output_logistic(z, out, row):
+def output_logistic(z, out, stats):
     expit(z, out=out)
 
 
-def output_identity(z, out, row):
+def output_identity(z, out, stats):
     np.copyto(out, z)
 
 

@@ -4,7 +4,8 @@ With a canonical pair the derivative of the loss with respect to the logits
 ``z`` (the last layer's pre-activation) is simply ``p - y``, which is why the
 output activations in :mod:`skbackprop._activations` carry no derivative.
 
-Both methods take ``scale``: the weight of each sample in the batch mean,
+``value`` must follow the output activation on the same logits (the
+softmax leaves row statistics in ``stats`` for it). Both methods take ``scale``: the weight of each sample in the batch mean,
 either the scalar ``1 / n_batch`` or a column ``w_i / sum(w)`` of shape
 ``(n_batch, 1)``. The weighted data loss of a batch is ``sum_i scale_i *
 loss_i``, and ``output_delta`` is its exact gradient with respect to ``z``.
@@ -30,7 +31,7 @@ class SquaredError(_CanonicalLoss):
         if out.shape[1] > 1:
             out /= out.shape[1]
 
-    def value(self, logits, output, y, scale, scratch, row):
+    def value(self, logits, output, y, scale, scratch, stats):
         np.subtract(output, y, out=scratch)
         np.square(scratch, out=scratch)
         scratch *= scale
@@ -40,7 +41,7 @@ class SquaredError(_CanonicalLoss):
 class BinaryCrossEntropy(_CanonicalLoss):
     """Logistic loss summed over the outputs (binary and multilabel targets)."""
 
-    def value(self, logits, output, y, scale, scratch, row):
+    def value(self, logits, output, y, scale, scratch, stats):
         # For y in {0, 1}: -y log(p) - (1 - y) log(1 - p) = log(1 + exp((1 - 2y) z)),
         # computed by logaddexp without overflow and without log(0).
         np.multiply(y, -2, out=scratch)
@@ -54,18 +55,19 @@ class BinaryCrossEntropy(_CanonicalLoss):
 class CategoricalCrossEntropy(_CanonicalLoss):
     """Cross-entropy of a softmax output: ``-sum_k y_k log p_k``."""
 
-    def value(self, logits, output, y, scale, scratch, row):
-        # log p_k = (z_k - max z) - log sum_j exp(z_j - max z), and that sum is
-        # 1 / max_k p_k, which is at least 1 / K: no overflow, no log(0), even
-        # where p_k itself underflows to 0.
-        np.maximum.reduce(logits, axis=1, keepdims=True, out=row)
-        np.subtract(logits, row, out=scratch)
-        np.maximum.reduce(output, axis=1, keepdims=True, out=row)
-        np.log(row, out=row)
-        scratch += row
-        scratch *= y
+    def value(self, logits, output, y, scale, scratch, stats):
+        # With one-hot rows, -sum_k y_k log p_k = logsumexp(z) - sum_k y_k z_k,
+        # and logsumexp(z) = max + log(sum exp(z - max)) from the softmax's
+        # stats: no overflow, and no log(0) even where p_k underflows.
+        log_sum_exp = stats[:, 1:]
+        np.log(log_sum_exp, out=log_sum_exp)
+        log_sum_exp += stats[:, :1]
+        np.multiply(y, logits, out=scratch)
+        if np.isscalar(scale):
+            return scale * (float(log_sum_exp.sum()) - float(scratch.sum()))
+        log_sum_exp *= scale
         scratch *= scale
-        return -float(scratch.sum())
+        return float(log_sum_exp.sum()) - float(scratch.sum())
 
 
 LOSSES = {

@@ -68,7 +68,7 @@ class _Workspace:
         self.logits = new(n_outputs)
         self.output = new(n_outputs)
         self.output_delta = new(n_outputs)
-        self.row = new(1)
+        self.stats = new(2)
         # Bias gradients are column sums, which BLAS computes fastest as ones @ delta.
         self.ones = np.ones(n_rows, dtype=dtype)
 
@@ -185,7 +185,7 @@ class Network:
                 layer_input = z
         _matmul_into(layer_input, self.coefs[-1], ws.logits)
         ws.logits += self.intercepts[-1]
-        self._output_f(ws.logits, ws.output, ws.row)
+        self._output_f(ws.logits, ws.output, ws.stats)
         return ws
 
     @staticmethod

@@ -14,6 +14,8 @@ defines them:
   on, until ``lr`` falls below 1e-6.
 """
 
+import math
+
 import numpy as np
 
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
@@ -22,12 +24,15 @@ MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 class Sgd:
     """Plain gradient descent: ``w -= lr * g``."""
 
+    # Hyper-parameters are kept as Python floats: a numpy float64 scalar would
+    # make every in-place float32 update run through a slow casting loop.
+
     def __init__(self, params, learning_rate_init, schedule="constant", power_t=0.5):
         self.params = params
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = learning_rate_init
+        self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
         self.schedule = schedule
-        self.power_t = power_t
+        self.power_t = float(power_t)
         self._scratch = np.empty_like(params)
 
     def step(self, grads):
@@ -50,7 +55,7 @@ class Sgd:
         return {"learning_rate": self.learning_rate}
 
     def set_state(self, state):
-        self.learning_rate = state["learning_rate"]
+        self.learning_rate = float(state["learning_rate"])
         for name, value in state.items():
             current = getattr(self, name)
             if isinstance(current, np.ndarray):
@@ -74,7 +79,7 @@ class Momentum(Sgd):
         nesterov=True,
     ):
         super().__init__(params, learning_rate_init, schedule, power_t)
-        self.momentum = momentum
+        self.momentum = float(momentum)
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
 
@@ -108,9 +113,9 @@ class Adam(Sgd):
 
     def __init__(self, params, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         super().__init__(params, learning_rate_init)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
         self.t = 0
         self._M = np.zeros_like(params)
         self._V = np.zeros_like(params)
@@ -132,10 +137,10 @@ class Adam(Sgd):
         np.square(grads, out=scratch)
         V += scratch
         # m / (sqrt(v) + eps) = (1 - beta_1) / sqrt(1 - beta_2) * M / (sqrt(V) + eps')
-        root = np.sqrt(1 - self.beta_2)
+        root = math.sqrt(1 - self.beta_2)
         step_size = (
             self.learning_rate
-            * np.sqrt(1 - self.beta_2**self.t)
+            * math.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
             * (1 - self.beta_1)
             / root
@@ -155,7 +160,7 @@ class Adam(Sgd):
         }
 
     def set_state(self, state):
-        self.learning_rate = state["learning_rate"]
-        self.t = state["t"]
+        self.learning_rate = float(state["learning_rate"])
+        self.t = int(state["t"])
         self._M[...] = state["M"]
         self._V[...] = state["V"]

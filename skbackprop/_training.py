@@ -86,9 +86,10 @@ class Trainer:
         self.loss = loss
         self.solver = solver
         self.batch_size = batch_size
-        self.l1 = l1
-        self.l2 = l2
-        self.penalty_scale = penalty_scale
+        # Python floats: numpy float64 scalars would slow float32 updates (see _solvers).
+        self.l1 = float(l1)
+        self.l2 = float(l2)
+        self.penalty_scale = float(penalty_scale)
         self.shuffle = shuffle
         self.rng = rng
         self.tol = tol
@@ -127,7 +128,7 @@ class Trainer:
         for X_batch, Y_batch, scale, batch_weight in batches:
             ws = self.network.forward(X_batch, training=True, rng=self.rng)
             batch_loss = self.loss.value(
-                ws.logits, ws.output, Y_batch, scale, ws.output_delta, ws.row
+                ws.logits, ws.output, Y_batch, scale, ws.output_delta, ws.stats
             )
             if not math.isfinite(batch_loss):
                 raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch))

@@ -50,7 +50,7 @@ def test_relu_derivative_is_zero_where_inactive():
 def test_softmax_is_stable_and_normalised():
     z = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
     out = np.empty_like(z)
-    OUTPUT_ACTIVATIONS["softmax"](z, out, np.empty((2, 1)))
+    OUTPUT_ACTIVATIONS["softmax"](z, out, np.empty((2, 2)))
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
     np.testing.assert_allclose(out[1], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
@@ -60,7 +60,7 @@ def test_softmax_is_stable_and_normalised():
 def test_output_logistic_and_identity():
     z = np.array([[-800.0, 0.0, 800.0]])
     out = np.empty_like(z)
-    OUTPUT_ACTIVATIONS["logistic"](z, out, np.empty((1, 1)))
+    OUTPUT_ACTIVATIONS["logistic"](z, out, np.empty((1, 2)))
     np.testing.assert_allclose(out, [[0.0, 0.5, 1.0]])
-    OUTPUT_ACTIVATIONS["identity"](z, out, np.empty((1, 1)))
+    OUTPUT_ACTIVATIONS["identity"](z, out, np.empty((1, 2)))
     np.testing.assert_array_equal(out, z)

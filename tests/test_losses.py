@@ -16,9 +16,10 @@ def _targets(output_activation, rng, n, k):
 
 def _value(output_activation, logits, y, scale):
     output = np.empty_like(logits)
-    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((len(y), 1)))
+    stats = np.empty((len(y), 2))
+    OUTPUT_ACTIVATIONS[output_activation](logits, output, stats)
     loss = LOSSES[output_activation]
-    return loss.value(logits, output, y, scale, np.empty_like(logits), np.empty((len(y), 1)))
+    return loss.value(logits, output, y, scale, np.empty_like(logits), stats)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ def test_loss_matches_scikit_learn_definition(output_activation, sklearn_loss, k
     y = _targets(output_activation, rng, 7, k)
     weights = rng.uniform(0.5, 2, size=7)
     output = np.empty_like(logits)
-    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((7, 1)))
+    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((7, 2)))
     expected = LOSS_FUNCTIONS[sklearn_loss](y, output, weights)
     scale = (weights / weights.sum())[:, None]
     assert _value(output_activation, logits, y, scale) == pytest.approx(expected, rel=1e-12)
@@ -64,7 +65,7 @@ def test_output_delta_is_gradient_of_value(output_activation, k):
     weights = rng.uniform(0.1, 3, size=n)
     scale = (weights / weights.sum())[:, None]
     output = np.empty_like(logits)
-    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((n, 1)))
+    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((n, 2)))
     delta = np.empty_like(logits)
     LOSSES[output_activation].output_delta(output, y, scale, delta)
 

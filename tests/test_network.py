@@ -45,7 +45,7 @@ def _objective(network, trainer, X, Y, scale, dropout_seed=None):
     rng = np.random.default_rng(dropout_seed)
     ws = network.forward(X, training=True, rng=rng)
     loss = trainer.loss
-    value = loss.value(ws.logits, ws.output, Y, scale, ws.output_delta, ws.row)
+    value = loss.value(ws.logits, ws.output, Y, scale, ws.output_delta, ws.stats)
     loss.output_delta(ws.output, Y, scale, ws.output_delta)
     network.backward(X, ws)
     trainer._add_penalty_gradient()
