@@ -5,10 +5,11 @@ With a canonical pair the derivative of the loss with respect to the logits
 output activations in :mod:`skbackprop._activations` carry no derivative.
 
 ``value`` must follow the output activation on the same logits (the
-softmax leaves row statistics in ``stats`` for it). Both methods take ``scale``: the weight of each sample in the batch mean,
-either the scalar ``1 / n_batch`` or a column ``w_i / sum(w)`` of shape
-``(n_batch, 1)``. The weighted data loss of a batch is ``sum_i scale_i *
-loss_i``, and ``output_delta`` is its exact gradient with respect to ``z``.
+softmax leaves row statistics in ``stats`` for it). Both methods take
+``scale``: the weight of each sample in the batch mean, either the scalar
+``1 / n_batch`` or a column ``w_i / sum(w)`` of shape ``(n_batch, 1)``.
+The weighted data loss of a batch is ``sum_i scale_i * loss_i``, and
+``output_delta`` is its exact gradient with respect to ``z``.
 The losses match scikit-learn's MLP definitions so ``loss_`` is comparable.
 """
 
