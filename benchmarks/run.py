@@ -15,9 +15,12 @@ as a third column. Results also go to benchmarks/results/*.json.
 
 import argparse
 import gc
+import importlib.util
 import json
+import multiprocessing
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
 import warnings
@@ -34,10 +37,9 @@ from sklearn.preprocessing import StandardScaler
 import skbackprop
 from skbackprop import BackpropClassifier, BackpropRegressor
 
-try:  # optional third column
-    import torch
-except ImportError:
-    torch = None
+# PyTorch, if installed, is timed in a child process: its OpenMP threads keep
+# spinning after each call and would slow numpy's BLAS threads in this one.
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 RESULTS = Path(__file__).parent / "results"
 # Ratio targets (ours / scikit-learn, lower is better) from the speed issue.
@@ -51,7 +53,7 @@ TARGETS = {
 TARGET_EFFICIENCY = {"wide float32": 0.55}
 
 
-def matmul_peak(dtype, size=2048, repeats=7):
+def matmul_peak(dtype, size=2048, repeats=15):
     """numpy's best matrix-multiply GFLOP/s on this machine for ``dtype``.
 
     The best of several runs, not the median: a peak is what the machine can
@@ -87,7 +89,9 @@ def timed_fit(model, X, y):
 
 
 def torch_fit(X, y, hidden, batch_size, epochs, classification, lr=1e-3, l2=1e-4):
-    """A plain PyTorch loop equivalent to the estimators' adam training."""
+    """A plain PyTorch loop equivalent to the estimators' adam training; returns seconds."""
+    import torch
+
     dtype = torch.float32 if X.dtype == np.float32 else torch.float64
     torch.manual_seed(0)
     X_t = torch.from_numpy(X).to(dtype)
@@ -113,10 +117,15 @@ def torch_fit(X, y, hidden, batch_size, epochs, classification, lr=1e-3, l2=1e-4
             optimizer.zero_grad()
             loss_fn(model(X_t[index]), y_t[index]).backward()
             optimizer.step()
-    return time.perf_counter() - started, model
+    return time.perf_counter() - started
 
 
-def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, peak, score=None, torch_args=None):
+def torch_times(repeats, X, y, **kwargs):
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return [pool.apply(torch_fit, (X, y), kwargs) for _ in range(repeats)]
+
+
+def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, score=None, torch_args=None):
     """Alternate the two libraries ``repeats`` times; return a result row."""
     times = {"ours": [], "sklearn": []}
     models = {}
@@ -124,25 +133,25 @@ def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, peak, score=Non
         for library, model in zip(("ours", "sklearn"), make_pair(), strict=True):
             times[library].append(timed_fit(model, X, y))
             models[library] = model
-    row = {"workload": name, "epochs": epochs}
+    row = {"workload": name, "dtype": X.dtype.name, "epochs": epochs}
     flops = 6 * n_weights(layer_sizes) * X.shape[0] * epochs
     for library in times:
         seconds = statistics.median(times[library])
         row[f"{library}_seconds"] = seconds
         row[f"{library}_gflops"] = flops / seconds / 1e9
-    if torch is not None and torch_args is not None:
-        torch_times = [torch_fit(X, y, epochs=epochs, **torch_args)[0] for _ in range(repeats)]
-        row["torch_seconds"] = statistics.median(torch_times)
+    if HAVE_TORCH and torch_args is not None:
+        row["torch_seconds"] = statistics.median(
+            torch_times(repeats, X, y, epochs=epochs, **torch_args)
+        )
         row["torch_gflops"] = flops / row["torch_seconds"] / 1e9
     row["ratio"] = row["ours_seconds"] / row["sklearn_seconds"]
-    row["efficiency"] = row["ours_gflops"] / peak
     if score is not None:
         for library, model in models.items():
             row[f"{library}_score"] = score(model)
     return row
 
 
-def digits_workload(repeats, peaks):
+def digits_workload(repeats):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
     scaler = StandardScaler().fit(X_train)
@@ -156,7 +165,6 @@ def digits_workload(repeats, peaks):
         100,
         [64, 100, 10],
         repeats,
-        peaks[np.float64],
         score=lambda model: model.score(X_test, y_test),
         torch_args=dict(hidden=(100,), batch_size=200, classification=True),
     )
@@ -169,7 +177,7 @@ def wide_data(dtype):
     return StandardScaler().fit_transform(X).astype(dtype), y
 
 
-def wide_workload(repeats, peaks, dtype, epochs=2):
+def wide_workload(repeats, dtype, epochs=2):
     X, y = wide_data(dtype)
     common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(epochs))
     row = compare(
@@ -180,14 +188,13 @@ def wide_workload(repeats, peaks, dtype, epochs=2):
         epochs,
         [100, 256, 256, 10],
         repeats,
-        peaks[dtype],
         score=lambda model: model.score(X[:20_000], y[:20_000]),
         torch_args=dict(hidden=(256, 256), batch_size=256, classification=True),
     )
     return row
 
 
-def small_batch_workload(repeats, peaks, dtype, epochs=1):
+def small_batch_workload(repeats, dtype, epochs=1):
     X, y = wide_data(dtype)
     common = dict(hidden_layer_sizes=(64,), batch_size=32, **fixed_epochs(epochs))
     return compare(
@@ -198,13 +205,12 @@ def small_batch_workload(repeats, peaks, dtype, epochs=1):
         epochs,
         [100, 64, 10],
         repeats,
-        peaks[dtype],
         score=lambda model: model.score(X[:20_000], y[:20_000]),
         torch_args=dict(hidden=(64,), batch_size=32, classification=True),
     )
 
 
-def regression_workload(repeats, peaks, epochs=2):
+def regression_workload(repeats, epochs=2):
     X, y = make_regression(
         n_samples=110_000, n_features=50, n_informative=30, noise=5.0, random_state=0
     )
@@ -220,13 +226,12 @@ def regression_workload(repeats, peaks, epochs=2):
         epochs,
         [50, 128, 64, 1],
         repeats,
-        peaks[np.float64],
         score=lambda model: model.score(X_test, y_test),
         torch_args=dict(hidden=(128, 64), batch_size=256, classification=False),
     )
 
 
-def predict_workload(repeats, peaks, n_rows=1_000_000):
+def predict_workload(repeats, n_rows=1_000_000):
     X, y = wide_data(np.float32)
     common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(1))
     models = {
@@ -236,7 +241,7 @@ def predict_workload(repeats, peaks, n_rows=1_000_000):
     for model in models.values():
         timed_fit(model, X, y)
     rows = np.random.default_rng(0).standard_normal((n_rows, 100), dtype=np.float32)
-    row = {"workload": "predict", "rows": n_rows}
+    row = {"workload": "predict", "dtype": "float32", "rows": n_rows}
     flops = 2 * n_weights([100, 256, 256, 10]) * n_rows
     times = {library: [] for library in models}
     for _ in range(repeats):
@@ -257,19 +262,21 @@ def predict_workload(repeats, peaks, n_rows=1_000_000):
         row[f"{library}_gflops"] = flops / seconds / 1e9
         row[f"{library}_peak_mib"] = peak / 2**20
     row["ratio"] = row["ours_seconds"] / row["sklearn_seconds"]
-    row["efficiency"] = row["ours_gflops"] / peaks[np.float32]
     return row
 
 
 WORKLOADS = {
-    "digits": lambda r, p: [digits_workload(r, p)],
-    "wide": lambda r, p: [wide_workload(r, p, np.float32), wide_workload(r, p, np.float64)],
-    "regression": lambda r, p: [regression_workload(r, p)],
-    "small-batch": lambda r, p: [
-        small_batch_workload(r, p, np.float32),
-        small_batch_workload(r, p, np.float64),
+    "digits": lambda repeats: [digits_workload(repeats)],
+    "wide": lambda repeats: [
+        wide_workload(repeats, np.float32),
+        wide_workload(repeats, np.float64),
     ],
-    "predict": lambda r, p: [predict_workload(r, p)],
+    "regression": lambda repeats: [regression_workload(repeats)],
+    "small-batch": lambda repeats: [
+        small_batch_workload(repeats, np.float32),
+        small_batch_workload(repeats, np.float64),
+    ],
+    "predict": lambda repeats: [predict_workload(repeats)],
 }
 
 
@@ -311,9 +318,17 @@ def main():
     args = parser.parse_args()
 
     peaks = {np.float32: matmul_peak(np.float32), np.float64: matmul_peak(np.float64)}
+    rows = []
+    for name in args.workloads:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows.extend(WORKLOADS[name](args.repeats))
+    # The peak again at the end, keeping the better, in case the machine was busy at the start.
+    peaks = {dtype: max(peak, matmul_peak(dtype)) for dtype, peak in peaks.items()}
+    for row in rows:
+        row["efficiency"] = row["ours_gflops"] / peaks[np.dtype(row["dtype"]).type]
     print(
         f"skbackprop {skbackprop.__version__}, scikit-learn {sklearn.__version__}, numpy "
-        f"{np.__version__}, torch {torch.__version__ if torch else 'not installed'}; "
+        f"{np.__version__}, torch {'in a child process' if HAVE_TORCH else 'not installed'}; "
         f"matmul peak {peaks[np.float32]:.0f} GFLOP/s float32, {peaks[np.float64]:.0f} float64; "
         f"median of {args.repeats}, alternating"
     )
@@ -321,11 +336,8 @@ def main():
         f"{'workload':20s} {'ours s':>8s} {'sklearn':>8s} {'ratio':>6s} {'GFLOP/s':>7s} "
         f"{'sklearn':>7s} {'peak':>6s}"
     )
-    rows = []
-    for name in args.workloads:
-        for row in WORKLOADS[name](args.repeats, peaks):
-            print_row(row)
-            rows.append(row)
+    for row in rows:
+        print_row(row)
     path = args.json or RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
