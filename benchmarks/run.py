@@ -315,7 +315,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     args = parser.parse_args()
+    global HAVE_TORCH
+    HAVE_TORCH = HAVE_TORCH and not args.no_torch
 
     peaks = {np.float32: matmul_peak(np.float32), np.float64: matmul_peak(np.float64)}
     rows = []
