@@ -16,7 +16,10 @@ so the penalty means the same whatever the batch size.
 """
 
 import math
+import signal
+import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,22 +111,58 @@ class Trainer:
         batches = _Batches(
             X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype, rows
         )
-        self._best_params = self.network.params.copy() if self.validation_score else None
-        n_epochs, stopped = 0, False
+        params = self.network.params
+        # The weights to fall back on: the best on validation data, or the last
+        # completed epoch's if Ctrl-C cuts an epoch short.
+        self._best_params = params.copy() if self.validation_score is not None else None
+        epoch_params = params.copy() if self.validation_score is None else None
+        n_epochs, stopped, interrupted = 0, False, False
         # Overflow is detected and reported by the loss check, not by numpy warnings.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), _CtrlC() as ctrl_c:
             while n_epochs < max_epochs and not stopped:
                 started = time.perf_counter()
-                data_loss = self._run_epoch(batches, n_epochs + 1)
+                data_loss = self._run_epoch(batches, n_epochs + 1, ctrl_c)
+                if data_loss is None:
+                    interrupted = True
+                    break
                 n_epochs += 1
                 stopped = self._end_epoch(data_loss, batches, history, started)
-        if self._best_params is not None:
-            self.network.params[...] = self._best_params
+                if epoch_params is not None:
+                    epoch_params[...] = params
+                if ctrl_c.pressed:
+                    interrupted = True
+                    break
+        if interrupted:
+            self._warn_interrupted(n_epochs)
+            stopped = True
+        fallback = self._best_params if self._best_params is not None else epoch_params
+        if interrupted or self._best_params is not None:
+            params[...] = fallback
         return n_epochs, stopped
 
-    def _run_epoch(self, batches, epoch):
+    def _warn_interrupted(self, n_epochs):
+        if n_epochs == 0:
+            # Nothing was learned: abort, and the estimator keeps its previous state.
+            raise KeyboardInterrupt
+        kept = "the best epoch on validation data" if self.validation_score else "that epoch"
+        warnings.warn(
+            f"Training interrupted by the user after {n_epochs} complete epochs; keeping "
+            f"the weights of {kept}.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _run_epoch(self, batches, epoch, ctrl_c):
+        """One pass over the batches; returns the mean data loss, or None if interrupted."""
         if self.shuffle:
             self.rng.shuffle(batches.order)
+        try:
+            return self._run_batches(batches, epoch, ctrl_c)
+        except KeyboardInterrupt:
+            # Raised directly where no handler could be installed (not the main thread).
+            return None
+
+    def _run_batches(self, batches, epoch, ctrl_c):
         total_loss = 0.0
         for X_batch, Y_batch, scale, batch_weight in batches:
             ws = self.network.forward(X_batch, training=True, rng=self.rng)
@@ -137,6 +176,8 @@ class Trainer:
             self._add_penalty_gradient()
             self.solver.step(self.network.grads)
             total_loss += batch_loss * batch_weight
+            if ctrl_c.pressed:
+                return None
         if not np.isfinite(self.network.params).all():
             raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch))
         return total_loss / batches.total_weight
@@ -199,6 +240,32 @@ class Trainer:
         if history.validation_scores:
             line += f", validation score = {history.validation_scores[-1]:.6f}"
         print(f"{line}, {time.perf_counter() - started:.2f}s", flush=True)
+
+
+class _CtrlC:
+    """Turns Ctrl-C during training into a request to stop after the current batch.
+
+    In the main thread a SIGINT handler records the request (a second Ctrl-C
+    raises KeyboardInterrupt as usual); elsewhere no handler can be installed
+    and the epoch loop catches the KeyboardInterrupt itself.
+    """
+
+    def __enter__(self):
+        self.pressed = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 class _Batches:

@@ -8,7 +8,7 @@ import pytest
 from skbackprop._losses import LOSSES
 from skbackprop._network import Network
 from skbackprop._solvers import Adam, Momentum, Sgd
-from skbackprop._training import History, Trainer, _Batches
+from skbackprop._training import History, Trainer, _Batches, _CtrlC
 
 
 def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, **kwargs):
@@ -170,13 +170,15 @@ def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weigh
         n_iter_no_change=10,
     )
     batches = _Batches(X, Y, weights, batch_size, shuffle, np.float64)
-    trainer._run_epoch(batches, 1)
+    ctrl_c = _CtrlC().__enter__()
+    trainer._run_epoch(batches, 1, ctrl_c)
     tracemalloc.start()
     try:
-        trainer._run_epoch(batches, 2)
+        trainer._run_epoch(batches, 2, ctrl_c)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+        ctrl_c.__exit__(None, None, None)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,138 @@
+"""Ctrl-C during fit: stop after the current batch, keep the best weights, warn."""
+
+import _thread
+import signal
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop._network import Network
+from skbackprop._training import Trainer
+
+X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+PARAMS = dict(
+    hidden_layer_sizes=(8,), batch_size=20, max_iter=50, tol=0, n_iter_no_change=100, random_state=0
+)
+
+
+def _press_ctrl_c_when(monkeypatch, method, owner, condition):
+    """Make ``owner.method`` send SIGINT to this process whenever ``condition(count)``."""
+    original = getattr(owner, method)
+    calls = {"count": 0}
+
+    def wrapped(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        calls["count"] += 1
+        if condition(calls["count"]):
+            signal.raise_signal(signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(owner, method, wrapped)
+
+
+def _fit_interrupted(model):
+    with pytest.warns(UserWarning, match="interrupted by the user after 3 complete epochs"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            return model.fit(X, y)
+
+
+def test_ctrl_c_between_epochs_keeps_the_last_epoch(monkeypatch):
+    _press_ctrl_c_when(monkeypatch, "_end_epoch", Trainer, lambda count: count == 3)
+    interrupted = _fit_interrupted(BackpropClassifier(**PARAMS))
+    monkeypatch.undo()
+    three_epochs = BackpropClassifier(**{**PARAMS, "max_iter": 3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        three_epochs.fit(X, y)
+    assert interrupted.n_iter_ == 3 and len(interrupted.loss_curve_) == 3
+    assert interrupted.loss_curve_ == three_epochs.loss_curve_
+    assert interrupted.t_ == 3 * len(X)
+    for a, b in zip(interrupted.coefs_, three_epochs.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(interrupted.predict(X), three_epochs.predict(X))
+
+
+def test_ctrl_c_within_an_epoch_stops_after_the_batch_and_rolls_back(monkeypatch):
+    # Ten batches an epoch: press during the 4th epoch's 5th batch.
+    _press_ctrl_c_when(monkeypatch, "backward", Network, lambda count: count == 35)
+    interrupted = _fit_interrupted(BackpropClassifier(**PARAMS))
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        three_epochs = BackpropClassifier(**{**PARAMS, "max_iter": 3}).fit(X, y)
+    for a, b in zip(
+        interrupted.coefs_ + interrupted.intercepts_,
+        three_epochs.coefs_ + three_epochs.intercepts_,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keyboard_interrupt_raised_inside_a_batch_is_handled_the_same(monkeypatch):
+    # Off the main thread no SIGINT handler can be installed, and Python raises
+    # KeyboardInterrupt wherever the loop is.
+    original = Network.backward
+    calls = {"count": 0}
+
+    def backward(self, *args):
+        calls["count"] += 1
+        if calls["count"] == 35:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(Network, "backward", backward)
+    interrupted = _fit_interrupted(BackpropRegressor(**PARAMS))
+    assert interrupted.n_iter_ == 3 and np.isfinite(interrupted.predict(X)).all()
+
+
+def test_ctrl_c_with_early_stopping_keeps_the_best_validation_weights(monkeypatch):
+    _press_ctrl_c_when(monkeypatch, "_end_epoch", Trainer, lambda count: count == 3)
+    model = _fit_interrupted(BackpropClassifier(**PARAMS, early_stopping=True))
+    assert len(model.validation_scores_) == 3
+    assert model.best_validation_score_ == max(model.validation_scores_)
+
+
+def test_ctrl_c_in_the_first_epoch_aborts_and_keeps_the_previous_model(monkeypatch):
+    model = BackpropClassifier(**PARAMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before = model.predict_proba(X)
+    _press_ctrl_c_when(monkeypatch, "backward", Network, lambda count: count == 2)
+    with pytest.raises(KeyboardInterrupt):
+        model.set_params(hidden_layer_sizes=(3,)).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), before)
+    assert model.coefs_[0].shape == (6, 8)
+
+
+def test_ctrl_c_from_another_thread_stops_a_long_fit():
+    model = BackpropClassifier(**{**PARAMS, "max_iter": 10**6})
+    first_epoch_done = threading.Event()
+    original = Trainer._end_epoch
+
+    def end_epoch(self, *args):
+        first_epoch_done.set()
+        return original(self, *args)
+
+    def press():
+        first_epoch_done.wait(30)
+        _thread.interrupt_main()
+
+    Trainer._end_epoch = end_epoch
+    try:
+        threading.Thread(target=press, daemon=True).start()
+        with pytest.warns(UserWarning, match="interrupted by the user"):
+            model.fit(X, y)
+    finally:
+        Trainer._end_epoch = original
+    assert 1 <= model.n_iter_ < 10**6
+    assert len(model.loss_curve_) == model.n_iter_
+    assert np.isfinite(model.predict_proba(X)).all()
+    # The previous SIGINT handler is back.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
