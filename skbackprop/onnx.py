@@ -1,0 +1,157 @@
+"""ONNX export through skl2onnx (optional extra ``skbackprop[onnx]``).
+
+Call :func:`register_converters` once; from then on ``skl2onnx.to_onnx``
+converts BackpropClassifier and BackpropRegressor, alone or inside a
+Pipeline, like any scikit-learn estimator::
+
+    from skl2onnx import to_onnx
+    from skbackprop.onnx import register_converters
+
+    register_converters()
+    onx = to_onnx(model, X[:1].astype(np.float32), options={"zipmap": False})
+
+The graph is the forward pass itself, ``z = a W + b`` and the activation,
+layer after layer; the classifier adds the label (arg-max, or a 0.5
+threshold per label for multilabel targets) and the probabilities, the
+regressor returns its outputs as an ``(n_samples, n_outputs)`` tensor.
+"""
+
+import numpy as np
+
+from ._activations import LEAKY_RELU_SLOPE
+from ._estimators import BackpropClassifier, BackpropRegressor
+
+_EXTRA_HINT = (
+    "ONNX export needs skl2onnx (and onnxruntime to run the result): "
+    'pip install "skbackprop[onnx]"'
+)
+
+
+def register_converters():
+    """Register skbackprop's estimators with skl2onnx.
+
+    Safe to call more than once.
+
+    Raises
+    ------
+    ImportError
+        If skl2onnx is not installed; the message names the extra to install.
+    """
+    try:
+        from skl2onnx import update_registered_converter
+    except ImportError as error:
+        raise ImportError(_EXTRA_HINT) from error
+    update_registered_converter(
+        BackpropClassifier,
+        "SkbackpropBackpropClassifier",
+        _classifier_shapes,
+        _convert_classifier,
+        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+    )
+    update_registered_converter(
+        BackpropRegressor, "SkbackpropBackpropRegressor", _regressor_shapes, _convert_regressor
+    )
+
+
+def _tensor_type(operator):
+    """The input's float tensor type (float32 unless the input is float64)."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    if isinstance(operator.inputs[0].type, DoubleTensorType):
+        return DoubleTensorType, np.float64
+    return FloatTensorType, np.float32
+
+
+def _classifier_shapes(operator):
+    from skl2onnx.common.data_types import Int64TensorType, StringTensorType
+
+    model = operator.raw_operator
+    n_rows = operator.inputs[0].get_first_dimension()
+    n_classes = len(model.classes_)
+    multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
+    if multilabel:
+        label_type = Int64TensorType([n_rows, n_classes])
+    elif model.classes_.dtype.kind in "iub":
+        label_type = Int64TensorType([n_rows])
+    else:
+        label_type = StringTensorType([n_rows])
+    operator.outputs[0].type = label_type
+    float_type, _ = _tensor_type(operator)
+    operator.outputs[1].type = float_type([n_rows, n_classes])
+
+
+def _regressor_shapes(operator):
+    float_type, _ = _tensor_type(operator)
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = float_type([n_rows, operator.raw_operator.n_outputs_])
+
+
+def _forward(model, X, dtype, opset):
+    """The network's output activations as an ONNX expression of X."""
+    from skl2onnx.algebra import onnx_ops as ops
+
+    hidden = {
+        "identity": lambda z: ops.OnnxIdentity(z, op_version=opset),
+        "logistic": lambda z: ops.OnnxSigmoid(z, op_version=opset),
+        "tanh": lambda z: ops.OnnxTanh(z, op_version=opset),
+        "relu": lambda z: ops.OnnxRelu(z, op_version=opset),
+        "leaky_relu": lambda z: ops.OnnxLeakyRelu(z, alpha=LEAKY_RELU_SLOPE, op_version=opset),
+    }
+    output = {
+        "identity": hidden["identity"],
+        "logistic": hidden["logistic"],
+        "softmax": lambda z: ops.OnnxSoftmax(z, axis=1, op_version=opset),
+    }
+    activation = ops.OnnxCast(X, to=_onnx_type(dtype), op_version=opset)
+    last = len(model.coefs_) - 1
+    for index, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+        product = ops.OnnxMatMul(activation, coef.astype(dtype), op_version=opset)
+        z = ops.OnnxAdd(product, intercept.astype(dtype), op_version=opset)
+        f = output[model.out_activation_] if index == last else hidden[model._hidden_activation]
+        activation = f(z)
+    return activation
+
+
+def _onnx_type(dtype):
+    from onnx import TensorProto
+
+    return TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+
+
+def _convert_classifier(scope, operator, container):
+    from onnx import TensorProto
+    from skl2onnx.algebra import onnx_ops as ops
+
+    model, opset = operator.raw_operator, container.target_opset
+    _, dtype = _tensor_type(operator)
+    label_name, proba_name = operator.outputs[0], operator.outputs[1]
+    output = _forward(model, operator.inputs[0], dtype, opset)
+    kind = model._label_binarizer.y_type_
+    if kind == "binary":
+        negative = ops.OnnxSub(np.array([1], dtype=dtype), output, op_version=opset)
+        proba = ops.OnnxConcat(negative, output, axis=1, op_version=opset)
+    else:
+        proba = output
+    ops.OnnxIdentity(proba, op_version=opset, output_names=[proba_name]).add_to(scope, container)
+
+    if kind == "multilabel-indicator":
+        above = ops.OnnxGreater(output, np.array([0.5], dtype=dtype), op_version=opset)
+        label = ops.OnnxCast(above, to=TensorProto.INT64, op_version=opset)
+    else:
+        index = ops.OnnxArgMax(proba, axis=1, keepdims=0, op_version=opset)
+        classes = model.classes_
+        classes = classes.astype(np.int64) if classes.dtype.kind in "iub" else classes.astype(str)
+        label = ops.OnnxArrayFeatureExtractor(classes, index, op_version=opset)
+        label = ops.OnnxReshape(label, np.array([-1], dtype=np.int64), op_version=opset)
+    ops.OnnxIdentity(label, op_version=opset, output_names=[label_name]).add_to(scope, container)
+
+
+def _convert_regressor(scope, operator, container):
+    from skl2onnx.algebra import onnx_ops as ops
+
+    model, opset = operator.raw_operator, container.target_opset
+    _, dtype = _tensor_type(operator)
+    output = _forward(model, operator.inputs[0], dtype, opset)
+    ops.OnnxIdentity(output, op_version=opset, output_names=[operator.outputs[0]]).add_to(
+        scope, container
+    )
