@@ -1,0 +1,52 @@
+"""
+Saving, loading and serving a fitted model
+==========================================
+
+joblib (pickle) is fine for models you made yourself; a pickle from someone
+else can run any code when loaded. skops stores the model without pickle and
+tells you which types it would have to trust before loading (here: only
+skbackprop's estimator). For serving without Python or scikit-learn, export
+to ONNX and run it with onnxruntime. Extras: ``pip install
+"skbackprop[skops,onnx]"``.
+"""
+
+import tempfile
+from pathlib import Path
+
+import joblib
+import numpy as np
+import onnxruntime
+import skops.io as sio
+from skl2onnx import to_onnx
+from sklearn.datasets import load_breast_cancer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skbackprop import BackpropClassifier
+from skbackprop.onnx import register_converters
+
+X, y = load_breast_cancer(return_X_y=True)
+X = X.astype(np.float32)
+model = make_pipeline(StandardScaler(), BackpropClassifier(max_iter=300, random_state=0)).fit(X, y)
+
+with tempfile.TemporaryDirectory() as folder:
+    folder = Path(folder)
+
+    joblib.dump(model, folder / "model.joblib")
+    from_joblib = joblib.load(folder / "model.joblib")
+
+    sio.dump(model, folder / "model.skops")
+    untrusted = sio.get_untrusted_types(file=folder / "model.skops")
+    print("skops asks to trust:", untrusted)
+    from_skops = sio.load(folder / "model.skops", trusted=untrusted)
+
+print("joblib copy agrees:", np.array_equal(from_joblib.predict(X), model.predict(X)))
+print("skops copy agrees: ", np.array_equal(from_skops.predict(X), model.predict(X)))
+
+register_converters()
+onx = to_onnx(model, X[:1], options={"zipmap": False})
+session = onnxruntime.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+labels, probabilities = session.run(None, {session.get_inputs()[0].name: X})
+print("ONNX labels agree:  ", np.array_equal(labels, model.predict(X)))
+largest_difference = np.abs(probabilities - model.predict_proba(X)).max()
+print(f"ONNX probabilities differ by at most {largest_difference:.1e}")
