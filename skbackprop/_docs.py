@@ -84,6 +84,19 @@ tol : float, default=1e-4
     with it, of the validation score. With ``learning_rate="adaptive"`` a
     stall lowers the step size instead of stopping.
 
+scoring : str, callable or None, default=None
+    What early stopping watches on the held-out data: None for the
+    estimator's ``score`` ({score}), ``"loss"`` for the validation loss (the
+    training objective on the held-out rows; recorded as its negative, so
+    higher is better), or any scikit-learn scorer name or callable
+    ``scorer(estimator, X, y)``.
+
+clip_gradient_norm : float or None, default=None
+    If set, rescale each step's whole gradient (all layers, weights and
+    biases) so its L2 norm is at most this value: the usual remedy for
+    exploding gradients. ``gradient_norms_`` records the gradients before
+    clipping.
+
 shuffle : bool, default=True
     Reshuffle the training rows before every epoch.
 
@@ -118,6 +131,16 @@ validation_scores_ : list of float or None
 best_validation_score_ : float or None
     Best validation score; None without ``early_stopping``.
 
+validation_loss_curve_ : list of float or None
+    The objective (mean loss plus penalties) on the held-out data after
+    every epoch; None without ``early_stopping``.
+
+gradient_norms_ : ndarray of shape (len(loss_curve_), n_layers_ - 1)
+    For every epoch and layer, the root-mean-square of the layer's weight
+    gradient (penalty included, before clipping), averaged over the epoch's
+    batches. Vanishing gradients show as tiny values in the first layers,
+    exploding ones as huge values.
+
 t_ : int
     Number of training samples seen by the solver.
 
@@ -148,9 +171,9 @@ out_activation_ : str
 """
 
 
-def parameters(split):
+def parameters(split, score):
     """The Parameters section; ``split`` says how early stopping holds data out."""
-    return PARAMETERS.replace("{split}", split)
+    return PARAMETERS.replace("{split}", split).replace("{score}", score)
 
 
 def attributes(score, out_activations):

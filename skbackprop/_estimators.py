@@ -5,6 +5,7 @@ BackpropRegressor share ``_BaseBackprop`` and differ only in how they encode
 targets, which output activation they pick and which score early stopping uses.
 """
 
+import copy
 import warnings
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -35,6 +36,14 @@ from ._solvers import Adam, Momentum, Sgd
 from ._training import History, Trainer
 
 AUTO_BATCH_SIZE = 200
+
+
+def _copy_or_none(values):
+    return None if values is None else list(values)
+
+
+def _value_or(value, default):
+    return default if value is None else value
 
 
 @contextmanager
@@ -80,6 +89,8 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "scoring": [None, StrOptions({"loss"}), str, callable],
+        "clip_gradient_norm": [None, Interval(Real, 0, None, closed="neither")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -109,6 +120,8 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        scoring=None,
+        clip_gradient_norm=None,
         shuffle=True,
         random_state=None,
         verbose=0,
@@ -134,6 +147,8 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.scoring = scoring
+        self.clip_gradient_norm = clip_gradient_norm
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
@@ -155,10 +170,6 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _decode(self, output):
         """Predictions from output activations."""
-
-    @abstractmethod
-    def _validation_score(self, y_true, y_pred, sample_weight):
-        """Score driving early stopping; higher is better."""
 
     # -- fitting -------------------------------------------------------------
 
@@ -266,12 +277,12 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         if incremental and fitted and self._solver_state["solver"] == self.solver:
             solver.set_state(self._solver_state["state"])
 
-        validation_score, rows = None, None
+        rows, validation_data, validation_score = None, None, None
         penalty_scale = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         if self.early_stopping:
-            rows, validation_score = self._split_validation(X, y, sample_weight, network, seed)
-            if history.validation_scores is None:
-                history.validation_scores = []
+            rows, validation_data, validation_score = self._split_validation(
+                X, Y, y, sample_weight, network, seed
+            )
         n_train = X.shape[0] if rows is None else len(rows)
         trainer = Trainer(
             network,
@@ -285,7 +296,9 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             rng=rng,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
+            validation_data=validation_data,
             validation_score=validation_score,
+            clip_gradient_norm=self.clip_gradient_norm,
             verbose=self.verbose,
         )
         max_epochs = 1 if incremental else self.max_iter
@@ -301,20 +314,23 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _history(self, first_call):
+        """The training history to continue: empty on a first call."""
         if first_call:
-            return History(validation_scores=[] if self.early_stopping else None)
-        return History(
-            loss_curve=list(self.loss_curve_),
-            validation_scores=(
-                list(self.validation_scores_) if self.validation_scores_ is not None else None
-            ),
-            best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
-            best_validation_score=(
-                self.best_validation_score_ if self.best_validation_score_ is not None else -np.inf
-            ),
-            no_improvement_count=self._no_improvement_count,
-            samples_seen=self.t_,
-        )
+            history = History()
+        else:
+            history = History(
+                loss_curve=list(self.loss_curve_),
+                gradient_norms=list(self.gradient_norms_),
+                validation_scores=_copy_or_none(self.validation_scores_),
+                validation_losses=_copy_or_none(self.validation_loss_curve_),
+                best_loss=_value_or(self.best_loss_, np.inf),
+                best_validation_score=_value_or(self.best_validation_score_, -np.inf),
+                no_improvement_count=self._no_improvement_count,
+                samples_seen=self.t_,
+            )
+        if self.early_stopping and history.validation_scores is None:
+            history.validation_scores, history.validation_losses = [], []
+        return history
 
     def _make_solver(self, params):
         if self.solver == "adam":
@@ -330,11 +346,11 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             )
         return Sgd(params, self.learning_rate_init, self.learning_rate, self.power_t)
 
-    def _split_validation(self, X, y, sample_weight, network, seed):
+    def _split_validation(self, X, Y, y, sample_weight, network, seed):
         """Hold out ``validation_fraction`` of the rows.
 
-        Returns the training rows (indices, so X is not copied) and a callable
-        scoring the network on the held-out rows.
+        Returns the training rows (indices, so X is not copied), the held-out
+        ``(X, Y, sample_weight)`` and the callable scoring the network on them.
         """
         stratify = y if is_classifier(self) and y.ndim == 1 else None
         train, val = train_test_split(
@@ -348,28 +364,47 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
                 f"The validation set is too small ({len(val)} rows): increase "
                 "validation_fraction or pass more data, or set early_stopping=False."
             )
-        X_val, y_val = X[val], y[val]
+        X_val, Y_val, y_val = X[val], Y[val], y[val]
         w_val = None if sample_weight is None else sample_weight[val]
+        scorer = None if self.scoring in (None, "loss") else check_scoring(self, self.scoring)
 
-        def validation_score():
-            return self._validation_score(y_val, self._decode(network.predict(X_val)), w_val)
+        def validation_score(validation_loss):
+            if self.scoring == "loss":
+                return -validation_loss
+            current = self._with_network(network)
+            if scorer is None:
+                return current.score(X_val, y_val, sample_weight=w_val)
+            if w_val is None:
+                return scorer(current, X_val, y_val)
+            return scorer(current, X_val, y_val, sample_weight=w_val)
 
-        return np.sort(train), validation_score
+        return np.sort(train), (X_val, Y_val, w_val), validation_score
 
-    def _store_fitted(self, network, solver, history, n_epochs, continued):
+    def _with_network(self, network):
+        """A shallow copy of this estimator predicting with ``network``'s current weights."""
+        current = copy.copy(self)
+        current._set_network_attributes(network)
+        return current
+
+    def _set_network_attributes(self, network):
         self.coefs_ = network.coefs
         self.intercepts_ = network.intercepts
         self.n_layers_ = len(network.layer_sizes)
         self.n_outputs_ = network.layer_sizes[-1]
         self.out_activation_ = network.output_activation
         self._hidden_activation = network.activation
+
+    def _store_fitted(self, network, solver, history, n_epochs, continued):
+        self._set_network_attributes(network)
         self.n_iter_ = self.n_iter_ + n_epochs if continued else n_epochs
         self.t_ = history.samples_seen
         self.loss_ = history.loss_curve[-1]
         self.loss_curve_ = history.loss_curve
-        early = history.validation_scores is not None and self.early_stopping
+        self.gradient_norms_ = np.array(history.gradient_norms)
+        early = self.early_stopping
         self.best_loss_ = None if early else history.best_loss
         self.validation_scores_ = history.validation_scores if early else None
+        self.validation_loss_curve_ = history.validation_losses if early else None
         self.best_validation_score_ = history.best_validation_score if early else None
         self._no_improvement_count = history.no_improvement_count
         self._solver_state = {"solver": self.solver, "state": solver.get_state()}
@@ -464,7 +499,7 @@ True
 class BackpropClassifier(ClassifierMixin, _BaseBackprop):
     __doc__ = _docs.fill(
         _CLASSIFIER_DOC,
-        parameters=_docs.parameters(split="stratified by class"),
+        parameters=_docs.parameters(split="stratified by class", score="accuracy"),
         attributes=_docs.attributes(
             score="accuracy",
             out_activations='"softmax" (multiclass) or "logistic" (binary, multilabel)',
@@ -503,9 +538,6 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
 
     def _decode(self, output):
         return self._label_binarizer.inverse_transform(output)
-
-    def _validation_score(self, y_true, y_pred, sample_weight):
-        return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the network with one epoch over the given data.
@@ -639,7 +671,7 @@ True
 class BackpropRegressor(RegressorMixin, _BaseBackprop):
     __doc__ = _docs.fill(
         _REGRESSOR_DOC,
-        parameters=_docs.parameters(split="a random split"),
+        parameters=_docs.parameters(split="a random split", score="R^2"),
         attributes=_docs.attributes(score="R^2", out_activations='"identity"'),
     )
 
@@ -653,9 +685,6 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
 
     def _decode(self, output):
         return output.ravel() if self._y_ndim == 1 else output
-
-    def _validation_score(self, y_true, y_pred, sample_weight):
-        return r2_score(y_true, y_pred, sample_weight=sample_weight)
 
     def partial_fit(self, X, y, sample_weight=None):
         """Update the network with one epoch over the given data.

@@ -38,6 +38,9 @@ class History:
 
     loss_curve: list = field(default_factory=list)
     validation_scores: list | None = None
+    validation_losses: list | None = None
+    # One array per epoch: the RMS of each layer's weight gradient, averaged over batches.
+    gradient_norms: list = field(default_factory=list)
     best_loss: float = math.inf
     best_validation_score: float = -math.inf
     no_improvement_count: int = 0
@@ -61,10 +64,15 @@ class Trainer:
     rng : numpy.random.Generator
         Shuffling and dropout masks.
     tol, n_iter_no_change : stopping rule (see ``_end_epoch``).
+    validation_data : tuple ``(X, Y, sample_weight)`` or None
+        Held-out rows; their loss (with the penalty, like the training loss)
+        is recorded after every epoch.
     validation_score : callable or None
-        ``validation_score()`` scores the network on held-out data (higher is
-        better). When given, it drives the stopping rule and the best weights
-        are restored at the end.
+        ``validation_score(validation_loss)`` scores the network on the
+        held-out rows (higher is better). It drives the stopping rule and the
+        best weights are restored at the end.
+    clip_gradient_norm : float or None
+        Rescale each step's whole gradient to at most this global L2 norm.
     verbose : int
     """
 
@@ -82,7 +90,9 @@ class Trainer:
         rng,
         tol,
         n_iter_no_change,
+        validation_data=None,
         validation_score=None,
+        clip_gradient_norm=None,
         verbose=0,
     ):
         self.network = network
@@ -97,9 +107,12 @@ class Trainer:
         self.rng = rng
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.validation_data = validation_data
         self.validation_score = validation_score
+        self.clip_gradient_norm = clip_gradient_norm
         self.verbose = verbose
         self._penalty_scratch = np.empty_like(network.weights)
+        self._gradient_rms_sums = np.zeros(len(network.coefs))
 
     def run(self, X, Y, sample_weight, max_epochs, history, rows=None):
         """Train for at most ``max_epochs`` epochs, updating ``history`` in place.
@@ -164,6 +177,8 @@ class Trainer:
 
     def _run_batches(self, batches, epoch, ctrl_c):
         total_loss = 0.0
+        self._gradient_rms_sums[:] = 0.0
+        self._n_batches = 0
         for X_batch, Y_batch, scale, batch_weight in batches:
             ws = self.network.forward(X_batch, training=True, rng=self.rng)
             batch_loss = self.loss.value(
@@ -174,6 +189,9 @@ class Trainer:
             self.loss.output_delta(ws.output, Y_batch, scale, ws.output_delta)
             self.network.backward(X_batch, ws)
             self._add_penalty_gradient()
+            self._record_gradient_norms()
+            if self.clip_gradient_norm is not None:
+                self._clip_gradient()
             self.solver.step(self.network.grads)
             total_loss += batch_loss * batch_weight
             if ctrl_c.pressed:
@@ -192,6 +210,37 @@ class Trainer:
             np.sign(weights, out=scratch)
             scratch *= self.l1 / self.penalty_scale
             grads += scratch
+
+    def _record_gradient_norms(self):
+        # Before clipping, so exploding gradients show even when clipped.
+        for index, grad in enumerate(self.network.grad_coefs):
+            flat = grad.reshape(-1)
+            self._gradient_rms_sums[index] += math.sqrt(float(np.dot(flat, flat)) / flat.size)
+        self._n_batches += 1
+
+    def _clip_gradient(self):
+        grads = self.network.grads
+        norm = math.sqrt(float(np.dot(grads, grads)))
+        if norm > self.clip_gradient_norm:
+            grads *= self.clip_gradient_norm / norm
+
+    def validation_loss(self):
+        """Mean loss (sample-weighted) on the validation rows, plus the penalty."""
+        X, Y, sample_weight = self.validation_data
+        total = 0.0
+        weight_sum = len(X) if sample_weight is None else float(sample_weight.sum())
+        chunk = max(self.batch_size, 1024)
+        for start in range(0, X.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            ws = self.network.forward(X[rows])
+            if sample_weight is None:
+                scale = 1.0 / weight_sum
+            else:
+                scale = (sample_weight[rows] / weight_sum)[:, None].astype(ws.logits.dtype)
+            total += self.loss.value(
+                ws.logits, ws.output, Y[rows], scale, ws.output_delta, ws.stats
+            )
+        return total + self.penalty()
 
     def penalty(self):
         """The penalty term of the objective at the current weights."""
@@ -213,9 +262,14 @@ class Trainer:
         """
         loss = data_loss + self.penalty()
         history.loss_curve.append(loss)
+        history.gradient_norms.append(self._gradient_rms_sums / max(self._n_batches, 1))
         history.samples_seen += batches.n_rows
+        validation_loss = None
+        if self.validation_data is not None:
+            validation_loss = self.validation_loss()
+            history.validation_losses.append(validation_loss)
         if self.validation_score is not None:
-            score = float(self.validation_score())
+            score = float(self.validation_score(validation_loss))
             history.validation_scores.append(score)
             improved = score > history.best_validation_score + self.tol
             if score > history.best_validation_score:
@@ -237,6 +291,8 @@ class Trainer:
     @staticmethod
     def _print_epoch(history, started):
         line = f"Epoch {len(history.loss_curve)}, loss = {history.loss_curve[-1]:.8f}"
+        if history.validation_losses:
+            line += f", validation loss = {history.validation_losses[-1]:.8f}"
         if history.validation_scores:
             line += f", validation score = {history.validation_scores[-1]:.6f}"
         print(f"{line}, {time.perf_counter() - started:.2f}s", flush=True)

@@ -22,8 +22,7 @@ from ._activations import LEAKY_RELU_SLOPE
 from ._estimators import BackpropClassifier, BackpropRegressor
 
 _EXTRA_HINT = (
-    "ONNX export needs skl2onnx (and onnxruntime to run the result): "
-    'pip install "skbackprop[onnx]"'
+    'ONNX export needs skl2onnx (and onnxruntime to run the result): pip install "skbackprop[onnx]"'
 )
 
 

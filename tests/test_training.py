@@ -135,7 +135,7 @@ def test_validation_score_drives_stopping_and_best_weights_are_restored():
     scores = iter([0.5, 0.9, 0.7, 0.6, 0.95])
     snapshots = []
 
-    def validation_score():
+    def validation_score(validation_loss):
         snapshots.append(network.params.copy())
         return next(scores)
 
