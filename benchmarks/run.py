@@ -265,6 +265,38 @@ def predict_workload(repeats, n_rows=1_000_000):
     return row
 
 
+def diagnostics_workload(repeats):
+    """What recording gradient_norms_ costs: fits with it against fits without."""
+    from skbackprop._training import Trainer
+
+    X, y = wide_data(np.float32)
+    record = Trainer._record_gradient_norms
+
+    def skip(trainer):
+        trainer._n_batches += 1
+
+    rows = []
+    for name, hidden, batch_size in [("small-batch", (64,), 32), ("wide", (256, 256), 256)]:
+        times = {"with": [], "without": []}
+        for _ in range(repeats):
+            for mode, method in (("with", record), ("without", skip)):
+                Trainer._record_gradient_norms = method
+                model = BackpropClassifier(
+                    hidden_layer_sizes=hidden, batch_size=batch_size, **fixed_epochs(1)
+                )
+                times[mode].append(timed_fit(model, X, y))
+        Trainer._record_gradient_norms = record
+        seconds = {mode: statistics.median(values) for mode, values in times.items()}
+        rows.append(
+            {
+                "workload": f"gradient norms, {name}",
+                **seconds,
+                "overhead": seconds["with"] / seconds["without"] - 1,
+            }
+        )
+    return rows
+
+
 WORKLOADS = {
     "digits": lambda repeats: [digits_workload(repeats)],
     "wide": lambda repeats: [
@@ -277,11 +309,19 @@ WORKLOADS = {
         small_batch_workload(repeats, np.float64),
     ],
     "predict": lambda repeats: [predict_workload(repeats)],
+    "diagnostics": diagnostics_workload,
 }
 
 
 def print_row(row):
     name = row["workload"]
+    if "overhead" in row:
+        print(
+            f"{name:28s} with {row['with']:.3f}s, without {row['without']:.3f}s: "
+            f"{100 * row['overhead']:+.1f}% of fit time",
+            flush=True,
+        )
+        return
     line = (
         f"{name:20s} {row['ours_seconds']:8.3f} {row['sklearn_seconds']:8.3f} "
         f"{row['ratio']:6.2f} {row['ours_gflops']:7.1f} {row['sklearn_gflops']:7.1f} "
@@ -328,7 +368,8 @@ def main():
     # The peak again at the end, keeping the better, in case the machine was busy at the start.
     peaks = {dtype: max(peak, matmul_peak(dtype)) for dtype, peak in peaks.items()}
     for row in rows:
-        row["efficiency"] = row["ours_gflops"] / peaks[np.dtype(row["dtype"]).type]
+        if "ours_gflops" in row:
+            row["efficiency"] = row["ours_gflops"] / peaks[np.dtype(row["dtype"]).type]
     print(
         f"skbackprop {skbackprop.__version__}, scikit-learn {sklearn.__version__}, numpy "
         f"{np.__version__}, torch {'in a child process' if HAVE_TORCH else 'not installed'}; "

@@ -112,7 +112,10 @@ class Trainer:
         self.clip_gradient_norm = clip_gradient_norm
         self.verbose = verbose
         self._penalty_scratch = np.empty_like(network.weights)
-        self._gradient_rms_sums = np.zeros(len(network.coefs))
+        # Flat views of each layer's weight gradient, and the per-layer sums of
+        # their RMS over the epoch's batches (plain floats: this runs every batch).
+        self._flat_weight_grads = [grad.reshape(-1) for grad in network.grad_coefs]
+        self._gradient_rms_sums = [0.0] * len(network.coefs)
 
     def run(self, X, Y, sample_weight, max_epochs, history, rows=None):
         """Train for at most ``max_epochs`` epochs, updating ``history`` in place.
@@ -177,7 +180,7 @@ class Trainer:
 
     def _run_batches(self, batches, epoch, ctrl_c):
         total_loss = 0.0
-        self._gradient_rms_sums[:] = 0.0
+        self._gradient_rms_sums = [0.0] * len(self._flat_weight_grads)
         self._n_batches = 0
         for X_batch, Y_batch, scale, batch_weight in batches:
             ws = self.network.forward(X_batch, training=True, rng=self.rng)
@@ -213,9 +216,9 @@ class Trainer:
 
     def _record_gradient_norms(self):
         # Before clipping, so exploding gradients show even when clipped.
-        for index, grad in enumerate(self.network.grad_coefs):
-            flat = grad.reshape(-1)
-            self._gradient_rms_sums[index] += math.sqrt(float(np.dot(flat, flat)) / flat.size)
+        sums = self._gradient_rms_sums
+        for index, flat in enumerate(self._flat_weight_grads):
+            sums[index] += math.sqrt(np.dot(flat, flat) / flat.size)
         self._n_batches += 1
 
     def _clip_gradient(self):
@@ -262,7 +265,7 @@ class Trainer:
         """
         loss = data_loss + self.penalty()
         history.loss_curve.append(loss)
-        history.gradient_norms.append(self._gradient_rms_sums / max(self._n_batches, 1))
+        history.gradient_norms.append(np.array(self._gradient_rms_sums) / max(self._n_batches, 1))
         history.samples_seen += batches.n_rows
         validation_loss = None
         if self.validation_data is not None:
