@@ -1,7 +1,14 @@
 """scikit-learn compatible neural networks trained by backpropagation."""
 
 from ._estimators import BackpropClassifier, BackpropRegressor
+from ._plot import GradientFlowDisplay, TrainingCurveDisplay
 
 __version__ = "0.1.0"
 
-__all__ = ["BackpropClassifier", "BackpropRegressor", "__version__"]
+__all__ = [
+    "BackpropClassifier",
+    "BackpropRegressor",
+    "GradientFlowDisplay",
+    "TrainingCurveDisplay",
+    "__version__",
+]

@@ -1,0 +1,84 @@
+"""The displays draw what the estimator recorded (Agg backend, extra skbackprop[plot])."""
+
+import sys
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+from skbackprop import BackpropClassifier, GradientFlowDisplay, TrainingCurveDisplay
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _fit(**params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return BackpropClassifier(random_state=0, **params).fit(X, y)
+
+
+def test_training_curve_with_early_stopping():
+    model = _fit(early_stopping=True, learning_rate_init=0.01, n_iter_no_change=4, max_iter=200)
+    display = TrainingCurveDisplay.from_estimator(model)
+    epochs = np.arange(1, model.n_iter_ + 1)
+    np.testing.assert_array_equal(display.line_.get_xdata(), epochs)
+    np.testing.assert_allclose(display.line_.get_ydata(), model.loss_curve_)
+    np.testing.assert_allclose(
+        display.validation_loss_line_.get_ydata(), model.validation_loss_curve_
+    )
+    np.testing.assert_allclose(display.validation_score_line_.get_ydata(), model.validation_scores_)
+    best = int(np.argmax(model.validation_scores_)) + 1
+    assert display.best_epoch_line_.get_xdata()[0] == best
+    assert display.ax_.get_xlabel() == "epoch" and display.ax_.get_ylabel() == "loss"
+    assert display.score_ax_.get_ylabel() == "validation score"
+    labels = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+    assert labels == [
+        "training loss",
+        "validation loss",
+        "validation score",
+        f"kept weights (epoch {best})",
+    ]
+    assert display.figure_ is display.ax_.figure
+
+
+def test_training_curve_without_validation_draws_only_the_loss_on_given_axes():
+    model = _fit(max_iter=5)
+    _, ax = plt.subplots()
+    display = TrainingCurveDisplay.from_estimator(model, ax=ax)
+    assert display.ax_ is ax and len(ax.get_lines()) == 1
+    assert display.validation_loss_line_ is None and display.best_epoch_line_ is None
+    assert display.score_ax_ is None
+
+
+def test_gradient_flow_draws_one_log_scaled_line_per_layer():
+    model = _fit(hidden_layer_sizes=(8, 8, 8), activation="logistic", max_iter=6)
+    display = GradientFlowDisplay.from_estimator(model)
+    assert len(display.lines_) == 4
+    for layer, line in enumerate(display.lines_):
+        np.testing.assert_allclose(line.get_ydata(), model.gradient_norms_[:, layer])
+    assert display.ax_.get_yscale() == "log"
+    labels = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+    assert labels == ["layer 1", "layer 2", "layer 3", "layer 4 (output)"]
+
+
+def test_displays_need_a_fitted_estimator():
+    with pytest.raises(ValueError, match="fit it first"):
+        GradientFlowDisplay.from_estimator(BackpropClassifier())
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"skbackprop\[plot\]"):
+        TrainingCurveDisplay([1.0, 0.5]).plot()
