@@ -26,6 +26,13 @@ def _axes(ax):
     return ax
 
 
+def _label_epochs(ax):
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _fitted_attribute(estimator, name):
     value = getattr(estimator, name, None)
     if value is None:
@@ -151,7 +158,7 @@ class TrainingCurveDisplay:
                 label=f"kept weights (epoch {self.best_epoch})",
             )
             handles.append(self.best_epoch_line_)
-        ax.set_xlabel("epoch")
+        _label_epochs(ax)
         ax.set_ylabel("loss")
         ax.legend(handles=handles, loc="upper right")
         self.ax_, self.figure_ = ax, ax.figure
@@ -233,7 +240,7 @@ class GradientFlowDisplay:
             for layer in range(n_layers)
         ]
         ax.set_yscale("log")
-        ax.set_xlabel("epoch")
+        _label_epochs(ax)
         ax.set_ylabel("RMS of the weight gradient")
         ax.legend(loc="best", fontsize="small")
         self.ax_, self.figure_ = ax, ax.figure
