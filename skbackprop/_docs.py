@@ -1,7 +1,5 @@
 """Docstring sections shared by BackpropClassifier and BackpropRegressor, written once."""
 
-import textwrap
-
 PARAMETERS = """\
 hidden_layer_sizes : tuple of int, default=(100,)
     Units in each hidden layer; ``()`` means no hidden layer (a linear or
@@ -135,8 +133,8 @@ validation_loss_curve_ : list of float or None
     The objective (mean loss plus penalties) on the held-out data after
     every epoch; None without ``early_stopping``.
 
-gradient_norms_ : ndarray of shape (len(loss_curve_), n_layers_ - 1)
-    For every epoch and layer, the root-mean-square of the layer's weight
+gradient_norms_ : ndarray of shape (n_epochs, `n_layers_` - 1)
+    For every epoch in ``loss_curve_`` and every layer, the root-mean-square of the layer's weight
     gradient (penalty included, before clipping), averaged over the epoch's
     batches. Vanishing gradients show as tiny values in the first layers,
     exploding ones as huge values.
@@ -153,7 +151,7 @@ intercepts_ : list of ndarray
 n_features_in_ : int
     Number of features seen during fit.
 
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of features seen during fit; defined only when X has string
     feature names (a pandas DataFrame).
 
@@ -184,10 +182,9 @@ def attributes(score, out_activations):
 def fill(template, **sections):
     """Replace each ``{name}`` in ``template`` by ``sections[name]``.
 
-    Placeholders stand alone at the start of a line; the text is indented to
-    the docstring's level. Plain replacement rather than str.format, since the
-    docs hold literal braces.
+    The templates are module-level strings, so sections go in unindented.
+    Plain replacement rather than str.format, since the docs hold literal braces.
     """
     for name, text in sections.items():
-        template = template.replace("{" + name + "}", textwrap.indent(text, "    ").rstrip())
+        template = template.replace("{" + name + "}", text.rstrip())
     return template
