@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -171,6 +172,10 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
     def _decode(self, output):
         """Predictions from output activations."""
 
+    def _weigh_samples(self, y, sample_weight, incremental, dtype):
+        """The sample weights training uses (the classifier folds in class weights)."""
+        return sample_weight
+
     # -- fitting -------------------------------------------------------------
 
     def _hidden_layer_sizes(self):
@@ -257,6 +262,7 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             )
         y, Y = self._encode_targets(y, first_call, classes)
         Y = Y.astype(X.dtype, copy=False)
+        sample_weight = self._weigh_samples(y, sample_weight, incremental, X.dtype)
         layer_sizes = [X.shape[1], *hidden, Y.shape[1]]
         if not first_call and [c.shape[0] for c in self.coefs_] + [Y.shape[1]] != layer_sizes:
             raise ValueError(
@@ -469,6 +475,12 @@ Parameters
 ----------
 {parameters}
 
+class_weight : dict, "balanced" or None, default=None
+    Weight of each class in the loss, as ``{label: weight}``; ``"balanced"``
+    weighs each class by ``n_samples / (n_classes * n_samples_of_class)``.
+    Class weights multiply ``sample_weight``. ``partial_fit`` takes a dict
+    only, since "balanced" needs all the labels at once.
+
 Attributes
 ----------
 classes_ : ndarray of shape (n_classes,)
@@ -497,6 +509,10 @@ True
 
 
 class BackpropClassifier(ClassifierMixin, _BaseBackprop):
+    _parameter_constraints: dict = {
+        **_BaseBackprop._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
     __doc__ = _docs.fill(
         _CLASSIFIER_DOC,
         parameters=_docs.parameters(split="stratified by class", score="accuracy"),
@@ -505,6 +521,82 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             out_activations='"softmax" (multiclass) or "logistic" (binary, multilabel)',
         ),
     )
+
+    # scikit-learn reads an estimator's parameters from its __init__ signature, so
+    # the classifier repeats the shared one to add class_weight;
+    # test_estimators.py checks that the shared defaults agree.
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        class_weight=None,
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=0.001,
+        learning_rate="constant",
+        power_t=0.5,
+        max_iter=200,
+        l1=0.0,
+        l2=0.0001,
+        dropout=0.0,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        scoring=None,
+        clip_gradient_norm=None,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            learning_rate=learning_rate,
+            power_t=power_t,
+            max_iter=max_iter,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            scoring=scoring,
+            clip_gradient_norm=clip_gradient_norm,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.class_weight = class_weight
+
+    def _weigh_samples(self, y, sample_weight, incremental, dtype):
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs every label at once, so partial_fit cannot "
+                "use it: pass a dict instead (for example from "
+                "sklearn.utils.class_weight.compute_class_weight), or use fit."
+            )
+        weights = compute_sample_weight(self.class_weight, y).astype(dtype)
+        return weights if sample_weight is None else weights * sample_weight
 
     def _encode_targets(self, y, first_call, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
