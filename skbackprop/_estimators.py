@@ -31,12 +31,38 @@ from sklearn.utils.validation import (
 
 from . import _docs
 from ._activations import HIDDEN_ACTIVATIONS
+from ._callbacks import (
+    CALLBACK_STATE,
+    HAVE_CALLBACKS,
+    CallbackSupportMixin,
+    EpochHooks,
+    with_callbacks,
+)
 from ._losses import LOSSES
 from ._network import Network
 from ._solvers import Adam, Momentum, Sgd
 from ._training import History, Trainer
 
 AUTO_BATCH_SIZE = 200
+
+
+def _network_attributes(network, copy):
+    """The fitted attributes that make an estimator predict with ``network``'s weights.
+
+    Views of its buffers, or with ``copy`` a snapshot of their current values.
+    """
+
+    def arrays(views):
+        return [view.copy() for view in views] if copy else views
+
+    return {
+        "coefs_": arrays(network.coefs),
+        "intercepts_": arrays(network.intercepts),
+        "n_layers_": len(network.layer_sizes),
+        "n_outputs_": network.layer_sizes[-1],
+        "out_activation_": network.output_activation,
+        "_hidden_activation": network.activation,
+    }
 
 
 def _copy_or_none(values):
@@ -58,12 +84,13 @@ def _restored_on_failure(estimator):
     try:
         yield
     except BaseException:
+        callback_state = {k: v for k, v in estimator.__dict__.items() if k in CALLBACK_STATE}
         estimator.__dict__.clear()
-        estimator.__dict__.update(saved)
+        estimator.__dict__.update(saved, **callback_state)
         raise
 
 
-class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
+class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared implementation of the backpropagation estimators."""
 
     _parameter_constraints: dict = {
@@ -224,12 +251,17 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
+        return self._fit_managed(X, y, sample_weight, incremental=False)
+
+    @with_callbacks
+    def _fit_managed(self, X, y, sample_weight, incremental, classes=None):
+        # Callbacks are torn down whatever happens; the estimator's own state
+        # goes back to what it was if the fit fails.
         with _restored_on_failure(self):
-            return self._fit(X, y, sample_weight, incremental=False)
+            return self._fit(X, y, sample_weight, incremental, classes)
 
     def _partial_fit(self, X, y, sample_weight, classes=None):
-        with _restored_on_failure(self):
-            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self._fit_managed(X, y, sample_weight, incremental=True, classes=classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         self._validate_params()
@@ -308,6 +340,16 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose,
         )
         max_epochs = 1 if incremental else self.max_iter
+        context = self._begin_callbacks(X, y, sample_weight, incremental, max_epochs)
+        if context is not None:
+            trainer.hooks = EpochHooks(
+                self,
+                context,
+                X,
+                y,
+                {"sample_weight": sample_weight},
+                lambda: _network_attributes(network, copy=True),
+            )
         n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history, rows)
         if not incremental and not stopped and n_epochs == self.max_iter:
             warnings.warn(
@@ -317,7 +359,27 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
                 stacklevel=3,
             )
         self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
+        if context is not None:
+            context.call_on_fit_task_end(
+                estimator=self,
+                X=X,
+                y=y,
+                metadata={"sample_weight": sample_weight},
+                reconstruction_attributes={},
+            )
         return self
+
+    def _begin_callbacks(self, X, y, sample_weight, incremental, max_epochs):
+        """Open the fit's callback task (one subtask per epoch), if callbacks are supported."""
+        if not HAVE_CALLBACKS:
+            return None
+        context = self._init_callback_context(
+            task_name="partial_fit" if incremental else "fit", max_subtasks=max_epochs
+        )
+        context.call_on_fit_task_begin(
+            estimator=self, X=X, y=y, metadata={"sample_weight": sample_weight}
+        )
+        return context
 
     def _history(self, first_call):
         """The training history to continue: empty on a first call."""
@@ -393,12 +455,7 @@ class _BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         return current
 
     def _set_network_attributes(self, network):
-        self.coefs_ = network.coefs
-        self.intercepts_ = network.intercepts
-        self.n_layers_ = len(network.layer_sizes)
-        self.n_outputs_ = network.layer_sizes[-1]
-        self.out_activation_ = network.output_activation
-        self._hidden_activation = network.activation
+        self.__dict__.update(_network_attributes(network, copy=False))
 
     def _store_fitted(self, network, solver, history, n_epochs, continued):
         self._set_network_attributes(network)

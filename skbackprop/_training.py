@@ -73,6 +73,9 @@ class Trainer:
         best weights are restored at the end.
     clip_gradient_norm : float or None
         Rescale each step's whole gradient to at most this global L2 norm.
+    hooks : object or None
+        ``hooks.begin_epoch()`` before each epoch and ``hooks.end_epoch()``
+        after it; the latter returning True stops training.
     verbose : int
     """
 
@@ -93,6 +96,7 @@ class Trainer:
         validation_data=None,
         validation_score=None,
         clip_gradient_norm=None,
+        hooks=None,
         verbose=0,
     ):
         self.network = network
@@ -110,6 +114,7 @@ class Trainer:
         self.validation_data = validation_data
         self.validation_score = validation_score
         self.clip_gradient_norm = clip_gradient_norm
+        self.hooks = hooks
         self.verbose = verbose
         self._penalty_scratch = np.empty_like(network.weights)
         # Flat views of each layer's weight gradient, and the per-layer sums of
@@ -137,12 +142,16 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore"), _CtrlC() as ctrl_c:
             while n_epochs < max_epochs and not stopped:
                 started = time.perf_counter()
+                if self.hooks is not None:
+                    self.hooks.begin_epoch()
                 data_loss = self._run_epoch(batches, n_epochs + 1, ctrl_c)
                 if data_loss is None:
                     interrupted = True
                     break
                 n_epochs += 1
                 stopped = self._end_epoch(data_loss, batches, history, started)
+                if self.hooks is not None and self.hooks.end_epoch():
+                    stopped = True
                 if epoch_params is not None:
                     epoch_params[...] = params
                 if ctrl_c.pressed:
