@@ -99,3 +99,13 @@ def test_scoring_monitor_scores_every_epoch_inside_a_pipeline():
     epochs = [entry for entry in scores if entry.get("task_name") == "epoch"]
     assert len(epochs) == 5, scores[:3]
     assert all(0 <= entry["accuracy"] <= 1 for entry in epochs)
+
+
+def test_progress_bar_counts_epochs(capsys):
+    from sklearn.callback import ProgressBar
+
+    model = BackpropClassifier(max_iter=6, random_state=0).set_callbacks(ProgressBar())
+    _fit(model, X, y)
+    output = capsys.readouterr().out
+    assert "BackpropClassifier - fit" in output and "100%" in output
+    assert model.n_iter_ == 6
