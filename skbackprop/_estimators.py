@@ -264,6 +264,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return self._fit_managed(X, y, sample_weight, incremental=True, classes=classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        """validate -> encode y -> network and solver -> (validation split) -> train -> store."""
         self._validate_params()
         hidden = self._hidden_layer_sizes()
         dropout = self._dropout_rates(len(hidden))
@@ -274,27 +275,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         fitted = hasattr(self, "coefs_")
         first_call = not fitted or not (self.warm_start or incremental)
-
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            multi_output=True,
-            y_numeric=not is_classifier(self),
-            reset=first_call,
+        X, y, Y, sample_weight = self._training_data(
+            X, y, sample_weight, first_call, incremental, classes
         )
-        if sp.issparse(X):
-            # Rows are what batches take, and CSR takes them fastest.
-            X = X.tocsr()
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-        y, Y = self._encode_targets(y, first_call, classes)
-        Y = Y.astype(X.dtype, copy=False)
-        sample_weight = self._weigh_samples(y, sample_weight, incremental, X.dtype)
         layer_sizes = [X.shape[1], *hidden, Y.shape[1]]
         if not first_call and [c.shape[0] for c in self.coefs_] + [Y.shape[1]] != layer_sizes:
             raise ValueError(
@@ -315,7 +298,64 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if incremental and fitted and self._solver_state["solver"] == self.solver:
             solver.set_state(self._solver_state["state"])
 
+        trainer, rows = self._make_trainer(X, Y, y, sample_weight, network, solver, rng, seed)
+        max_epochs = 1 if incremental else self.max_iter
+        context = self._begin_callbacks(X, y, sample_weight, incremental, max_epochs)
+        if context is not None:
+            trainer.hooks = EpochHooks(
+                self,
+                context,
+                X,
+                y,
+                {"sample_weight": sample_weight},
+                lambda: _network_attributes(network, copy=True),
+            )
+        n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history, rows)
+        if not incremental and not stopped and n_epochs == self.max_iter:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
+        if context is not None:
+            context.call_on_fit_task_end(
+                estimator=self,
+                X=X,
+                y=y,
+                metadata={"sample_weight": sample_weight},
+                reconstruction_attributes={},
+            )
+        return self
+
+    def _training_data(self, X, y, sample_weight, first_call, incremental, classes):
+        """Validated X, checked y, its float encoding Y, and the weights training uses."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=not is_classifier(self),
+            reset=first_call,
+        )
+        if sp.issparse(X):
+            # Rows are what batches take, and CSR takes them fastest.
+            X = X.tocsr()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        y, Y = self._encode_targets(y, first_call, classes)
+        sample_weight = self._weigh_samples(y, sample_weight, incremental, X.dtype)
+        return X, y, Y.astype(X.dtype, copy=False), sample_weight
+
+    def _make_trainer(self, X, Y, y, sample_weight, network, solver, rng, seed):
+        """The trainer, and the training rows (None for all) once validation rows are held out."""
         rows, validation_data, validation_score = None, None, None
+        # The penalty is divided by the size of the data given to fit, validation part included.
         penalty_scale = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         if self.early_stopping:
             rows, validation_data, validation_score = self._split_validation(
@@ -339,35 +379,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             clip_gradient_norm=self.clip_gradient_norm,
             verbose=self.verbose,
         )
-        max_epochs = 1 if incremental else self.max_iter
-        context = self._begin_callbacks(X, y, sample_weight, incremental, max_epochs)
-        if context is not None:
-            trainer.hooks = EpochHooks(
-                self,
-                context,
-                X,
-                y,
-                {"sample_weight": sample_weight},
-                lambda: _network_attributes(network, copy=True),
-            )
-        n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history, rows)
-        if not incremental and not stopped and n_epochs == self.max_iter:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
-        if context is not None:
-            context.call_on_fit_task_end(
-                estimator=self,
-                X=X,
-                y=y,
-                metadata={"sample_weight": sample_weight},
-                reconstruction_attributes={},
-            )
-        return self
+        return trainer, rows
 
     def _begin_callbacks(self, X, y, sample_weight, incremental, max_epochs):
         """Open the fit's callback task (one subtask per epoch), if callbacks are supported."""
