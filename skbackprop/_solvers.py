@@ -55,11 +55,8 @@ class Sgd:
         return {"learning_rate": self.learning_rate}
 
     def set_state(self, state):
+        """Continue from a ``get_state()`` of a solver of the same kind and size."""
         self.learning_rate = float(state["learning_rate"])
-        for name, value in state.items():
-            current = getattr(self, name)
-            if isinstance(current, np.ndarray):
-                current[...] = value
 
 
 class Momentum(Sgd):
@@ -97,6 +94,10 @@ class Momentum(Sgd):
 
     def get_state(self):
         return {**super().get_state(), "velocity": self.velocity.copy()}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.velocity[...] = state["velocity"]
 
 
 class Adam(Sgd):
@@ -160,7 +161,7 @@ class Adam(Sgd):
         }
 
     def set_state(self, state):
-        self.learning_rate = float(state["learning_rate"])
+        super().set_state(state)
         self.t = int(state["t"])
         self._M[...] = state["M"]
         self._V[...] = state["V"]

@@ -133,10 +133,9 @@ class Trainer:
             X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype, rows
         )
         params = self.network.params
-        # The weights to fall back on: the best on validation data, or the last
-        # completed epoch's if Ctrl-C cuts an epoch short.
-        self._best_params = params.copy() if self.validation_score is not None else None
-        epoch_params = params.copy() if self.validation_score is None else None
+        # The weights training ends with if interrupted or validated: those of the
+        # best epoch on validation data, else of the last complete epoch.
+        self._kept_params = params.copy()
         n_epochs, stopped, interrupted = 0, False, False
         # Overflow is detected and reported by the loss check, not by numpy warnings.
         with np.errstate(over="ignore", invalid="ignore"), _CtrlC() as ctrl_c:
@@ -152,17 +151,16 @@ class Trainer:
                 stopped = self._end_epoch(data_loss, batches, history, started)
                 if self.hooks is not None and self.hooks.end_epoch():
                     stopped = True
-                if epoch_params is not None:
-                    epoch_params[...] = params
+                if self.validation_score is None:
+                    self._kept_params[...] = params
                 if ctrl_c.pressed:
                     interrupted = True
                     break
         if interrupted:
             self._warn_interrupted(n_epochs)
             stopped = True
-        fallback = self._best_params if self._best_params is not None else epoch_params
-        if interrupted or self._best_params is not None:
-            params[...] = fallback
+        if interrupted or self.validation_score is not None:
+            params[...] = self._kept_params
         return n_epochs, stopped
 
     def _warn_interrupted(self, n_epochs):
@@ -286,7 +284,7 @@ class Trainer:
             improved = score > history.best_validation_score + self.tol
             if score > history.best_validation_score:
                 history.best_validation_score = score
-                self._best_params[...] = self.network.params
+                self._kept_params[...] = self.network.params
         else:
             improved = loss < history.best_loss - self.tol
             history.best_loss = min(history.best_loss, loss)
