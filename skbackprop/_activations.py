@@ -9,8 +9,10 @@ Every hidden activation is a pair ``(forward, derivative)``:
 
 ``scratch`` (float) and ``mask`` (bool) are buffers shaped like ``z``; they
 let the training loop run without allocating a temporary on every batch.
-relu works through a bool ``mask`` because multiplying by it is faster in
-numpy than ``maximum(z, 0)`` or ``sign(a)``.
+``derivative`` is given the ``mask`` that ``forward`` filled for the same
+rows: relu records there which units are active, so its backward pass is a
+single multiplication (multiplying by a bool mask is also faster in numpy
+than ``maximum(z, 0)`` or ``sign(a)``).
 
 Output activations map the last layer's pre-activation (the logits) to the
 prediction; their derivatives never appear explicitly because each one is
@@ -59,8 +61,7 @@ def relu(z, scratch, mask):
 
 
 def relu_derivative(a, delta, scratch, mask):
-    # f'(z) is 1 where the unit is active (a > 0) and 0 elsewhere.
-    np.greater(a, 0, out=mask)
+    # f'(z) is 1 where the unit is active and 0 elsewhere: the mask relu left.
     np.multiply(delta, mask, out=delta)
 
 
