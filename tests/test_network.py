@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from skbackprop._activations import HIDDEN_ACTIVATIONS
 from skbackprop._losses import LOSSES
-from skbackprop._network import Network
+from skbackprop._network import THIN_LAYER_UNITS, Network
 from skbackprop._solvers import Sgd
 from skbackprop._training import Trainer
 
@@ -114,6 +114,23 @@ def test_gradient_with_dropout_masks_held_fixed(activation):
     ws = network.forward(X, training=True, rng=np.random.default_rng(5))
     assert ws.training
     assert (ws.dropout_masks[0] == 0).any() and (ws.dropout_masks[1] == 0).any()
+
+
+def test_gradient_through_wide_and_thin_layers():
+    # Deltas go back through thin layers by a transposed copy of the weights
+    # and through wider ones by a transposed view: check both, and that the
+    # copy follows the weights as they change.
+    rng = np.random.default_rng(11)
+    X, Y = _problem("softmax", rng)
+    wide = THIN_LAYER_UNITS + 4
+    network = Network([4, 5, wide, 3], "tanh", "softmax", np.float64).initialize(rng)
+    assert set(network._thin_transposes) == {2}
+    trainer = _trainer(network, l1=0.0, l2=0.2, n=len(X))
+    for _ in range(2):
+        _, analytic = _objective(network, trainer, X, Y, 1 / len(X))
+        numeric = _numeric_gradient(network, trainer, X, Y, 1 / len(X))
+        assert _relative_error(analytic, numeric) < 1e-6
+        network.params += rng.normal(scale=0.3, size=network.params.size)
 
 
 def test_sparse_input_gives_the_same_gradient_as_dense():
