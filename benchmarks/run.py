@@ -5,8 +5,9 @@
 
 Both libraries get identical data, architecture, solver, batch size and a
 fixed number of epochs (tol=0 and n_iter_no_change above max_iter, so
-neither stops early). Runs alternate between the libraries and the table
-quotes medians, so drift on a shared machine hits both alike. GFLOP/s
+neither stops early). Runs alternate between the libraries; the ratio is the
+median over repeats of each back-to-back pair's ratio, so drift on a shared
+machine hits both sides of a pair alike, and the seconds are medians. GFLOP/s
 counts 6 x weights x samples per epoch (forward 2, backward 4); efficiency
 is against numpy's own float32/float64 matrix-multiply peak, measured here.
 If PyTorch is installed, an equivalent hand-written training loop is timed
@@ -138,17 +139,25 @@ def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, score=None, tor
     for library in times:
         seconds = statistics.median(times[library])
         row[f"{library}_seconds"] = seconds
+        row[f"{library}_times"] = times[library]
         row[f"{library}_gflops"] = flops / seconds / 1e9
     if HAVE_TORCH and torch_args is not None:
         row["torch_seconds"] = statistics.median(
             torch_times(repeats, X, y, epochs=epochs, **torch_args)
         )
         row["torch_gflops"] = flops / row["torch_seconds"] / 1e9
-    row["ratio"] = row["ours_seconds"] / row["sklearn_seconds"]
+    row["ratio"] = paired_ratio(times)
     if score is not None:
         for library, model in models.items():
             row[f"{library}_score"] = score(model)
     return row
+
+
+def paired_ratio(times):
+    """Median over repeats of ours / scikit-learn, each pair timed back to back."""
+    return statistics.median(
+        ours / theirs for ours, theirs in zip(times["ours"], times["sklearn"], strict=True)
+    )
 
 
 def digits_workload(repeats):
@@ -258,10 +267,11 @@ def predict_workload(repeats, n_rows=1_000_000):
         tracemalloc.stop()
         seconds = statistics.median(times[library])
         row[f"{library}_seconds"] = seconds
+        row[f"{library}_times"] = times[library]
         row[f"{library}_rows_per_second"] = n_rows / seconds
         row[f"{library}_gflops"] = flops / seconds / 1e9
         row[f"{library}_peak_mib"] = peak / 2**20
-    row["ratio"] = row["ours_seconds"] / row["sklearn_seconds"]
+    row["ratio"] = paired_ratio(times)
     return row
 
 
@@ -374,7 +384,7 @@ def main():
         f"skbackprop {skbackprop.__version__}, scikit-learn {sklearn.__version__}, numpy "
         f"{np.__version__}, torch {'in a child process' if HAVE_TORCH else 'not installed'}; "
         f"matmul peak {peaks[np.float32]:.0f} GFLOP/s float32, {peaks[np.float64]:.0f} float64; "
-        f"median of {args.repeats}, alternating"
+        f"{args.repeats} alternating runs: median seconds, median of the pairs' ratios"
     )
     print(
         f"{'workload':20s} {'ours s':>8s} {'sklearn':>8s} {'ratio':>6s} {'GFLOP/s':>7s} "
