@@ -6,7 +6,7 @@ output activations in :mod:`skbackprop._activations` carry no derivative.
 
 ``value`` must follow the output activation on the same logits (the
 softmax leaves row statistics in ``stats`` for it). Both methods take
-``scale``: the weight of each sample in the batch mean, either the scalar
+``scale``: the weight of each sample in the batch mean, either the Python float
 ``1 / n_batch`` or a column ``w_i / sum(w)`` of shape ``(n_batch, 1)``.
 The weighted data loss of a batch is ``sum_i scale_i * loss_i``, and
 ``output_delta`` is its exact gradient with respect to ``z``.
@@ -14,6 +14,12 @@ The losses match scikit-learn's MLP definitions so ``loss_`` is comparable.
 """
 
 import numpy as np
+
+
+def _total(array):
+    # The ufunc reduction itself: ndarray.sum's wrapper costs more than the
+    # sum of a small batch's losses.
+    return float(np.add.reduce(array, axis=None))
 
 
 class _CanonicalLoss:
@@ -36,7 +42,7 @@ class SquaredError(_CanonicalLoss):
         np.subtract(output, y, out=scratch)
         np.square(scratch, out=scratch)
         scratch *= scale
-        return float(scratch.sum()) / (2 * y.shape[1])
+        return _total(scratch) / (2 * y.shape[1])
 
 
 class BinaryCrossEntropy(_CanonicalLoss):
@@ -50,7 +56,7 @@ class BinaryCrossEntropy(_CanonicalLoss):
         scratch *= logits
         np.logaddexp(0, scratch, out=scratch)
         scratch *= scale
-        return float(scratch.sum())
+        return _total(scratch)
 
 
 class CategoricalCrossEntropy(_CanonicalLoss):
@@ -63,12 +69,13 @@ class CategoricalCrossEntropy(_CanonicalLoss):
         log_sum_exp = stats[:, 1:]
         np.log(log_sum_exp, out=log_sum_exp)
         log_sum_exp += stats[:, :1]
+        if isinstance(scale, float):
+            # sum_ik y_ik z_ik as one dot product (y and z are contiguous).
+            return scale * (_total(log_sum_exp) - float(np.vdot(y, logits)))
         np.multiply(y, logits, out=scratch)
-        if np.isscalar(scale):
-            return scale * (float(log_sum_exp.sum()) - float(scratch.sum()))
         log_sum_exp *= scale
         scratch *= scale
-        return float(log_sum_exp.sum()) - float(scratch.sum())
+        return _total(log_sum_exp) - _total(scratch)
 
 
 LOSSES = {

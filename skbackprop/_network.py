@@ -21,7 +21,6 @@ numpy calls, and the weight penalty touches one slice, ``params[:n_weights]``.
 from itertools import pairwise
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 
@@ -36,10 +35,12 @@ THIN_LAYER_UNITS = 16
 
 
 def _matmul_into(a, b, out):
-    if sp.issparse(a):
-        out[...] = a @ b
-    else:
+    # A plain isinstance check: scipy's issparse goes through an abstract base
+    # class, which costs more than the small products of a small network.
+    if isinstance(a, np.ndarray):
         np.matmul(a, b, out=out)
+    else:  # a scipy sparse X (or its transpose) in the input layer
+        out[...] = a @ b
 
 
 class _Workspace:
