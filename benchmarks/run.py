@@ -297,11 +297,12 @@ def diagnostics_workload(repeats):
                 times[mode].append(timed_fit(model, X, y))
         Trainer._record_gradient_norms = record
         seconds = {mode: statistics.median(values) for mode, values in times.items()}
+        pairs = zip(times["with"], times["without"], strict=True)
         rows.append(
             {
                 "workload": f"gradient norms, {name}",
                 **seconds,
-                "overhead": seconds["with"] / seconds["without"] - 1,
+                "overhead": statistics.median(with_ / without - 1 for with_, without in pairs),
             }
         )
     return rows
