@@ -60,6 +60,7 @@ class _Workspace:
         # hidden[l] holds z then, in place, a = f(z) of hidden layer l.
         self.hidden = [new(width) for width in hidden]
         self.scratch = [new(width) for width in hidden]
+        # What the activation's forward pass leaves for its derivative (relu: active units).
         self.flags = [np.empty((n_rows, width), dtype=bool) for width in hidden]
         if not training:
             dropout = (0.0,) * len(hidden)
