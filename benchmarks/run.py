@@ -153,11 +153,14 @@ def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, score=None, tor
     return row
 
 
+def pair_ratios(times):
+    """ours / scikit-learn for each repeat, the two timed back to back."""
+    return [ours / theirs for ours, theirs in zip(times["ours"], times["sklearn"], strict=True)]
+
+
 def paired_ratio(times):
-    """Median over repeats of ours / scikit-learn, each pair timed back to back."""
-    return statistics.median(
-        ours / theirs for ours, theirs in zip(times["ours"], times["sklearn"], strict=True)
-    )
+    """Median over repeats of the pairs' ratios."""
+    return statistics.median(pair_ratios(times))
 
 
 def digits_workload(repeats):
@@ -338,6 +341,8 @@ def print_row(row):
         f"{row['ratio']:6.2f} {row['ours_gflops']:7.1f} {row['sklearn_gflops']:7.1f} "
         f"{100 * row['efficiency']:5.1f}%"
     )
+    ratios = pair_ratios({"ours": row["ours_times"], "sklearn": row["sklearn_times"]})
+    line += f"  pairs {min(ratios):.2f}-{max(ratios):.2f}"
     if "ours_score" in row:
         line += f"  score {row['ours_score']:.4f} vs {row['sklearn_score']:.4f}"
     if "ours_peak_mib" in row:
