@@ -1,0 +1,58 @@
+"""The benchmark script the README documents still runs, on data small enough for a test.
+
+Speed itself is never asserted here (shared machines are noisy): this checks
+that the table and the JSON come out, with a ratio per workload.
+"""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+SCRIPT = Path(__file__).parent.parent / "benchmarks" / "run.py"
+
+
+@pytest.fixture
+def benchmark(monkeypatch):
+    spec = importlib.util.spec_from_file_location("benchmark_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def small_wide_data(dtype):
+        X, y = make_classification(
+            n_samples=600, n_features=100, n_classes=10, n_informative=20, random_state=0
+        )
+        return X.astype(dtype), y
+
+    real_peak = module.matmul_peak
+    monkeypatch.setattr(module, "wide_data", small_wide_data)
+    monkeypatch.setattr(module, "matmul_peak", lambda dtype: real_peak(dtype, size=128, repeats=2))
+    monkeypatch.setattr(module, "HAVE_TORCH", False)
+    return module
+
+
+def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    workloads = ["wide", "small-batch", "diagnostics"]
+    monkeypatch.setattr(
+        "sys.argv", ["run.py", "--repeats", "2", "--workloads", *workloads, "--json", str(out)]
+    )
+    benchmark.main()
+    printed = capsys.readouterr().out
+    for name in ["wide float32", "wide float64", "small-batch float32", "small-batch float64"]:
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        assert "pairs" in line and ("met" in line or "MISSED" in line)
+    assert "gradient norms, wide" in printed
+
+    results = json.loads(out.read_text())
+    assert set(results["peak_gflops"]) == {"float32", "float64"}
+    timed = [row for row in results["results"] if "ratio" in row]
+    assert len(timed) == 4
+    for row in timed:
+        assert len(row["ours_times"]) == len(row["sklearn_times"]) == 2
+        expected = np.median(np.divide(row["ours_times"], row["sklearn_times"]))
+        assert row["ratio"] == pytest.approx(expected)
+        assert 0 < row["efficiency"] and 0 <= row["ours_score"] <= 1
