@@ -35,10 +35,11 @@ THIN_LAYER_UNITS = 16
 
 
 def _matmul_into(a, b, out):
-    # A plain isinstance check: scipy's issparse goes through an abstract base
-    # class, which costs more than the small products of a small network.
+    # Per-call overhead shows in small networks' small products, so: a plain
+    # isinstance check (scipy's issparse goes through an abstract base class),
+    # and np.dot, which goes to BLAS more directly than np.matmul.
     if isinstance(a, np.ndarray):
-        np.matmul(a, b, out=out)
+        np.dot(a, b, out=out)
     else:  # a scipy sparse X (or its transpose) in the input layer
         out[...] = a @ b
 
@@ -220,11 +221,11 @@ class Network:
         for index in range(len(self.coefs) - 1, -1, -1):
             layer_input = X if index == 0 else ws.inputs[index - 1]
             _matmul_into(layer_input.T, delta, self.grad_coefs[index])
-            np.matmul(ws.ones, delta, out=self.grad_intercepts[index])
+            np.dot(ws.ones, delta, out=self.grad_intercepts[index])
             if index == 0:
                 break
             previous = ws.deltas[index - 1]
-            np.matmul(delta, self._transposed_coef(index), out=previous)
+            np.dot(delta, self._transposed_coef(index), out=previous)
             if ws.dropout_masks[index - 1] is not None:
                 previous *= ws.dropout_masks[index - 1]
             self._f_derivative(

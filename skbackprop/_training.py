@@ -376,7 +376,7 @@ class _Batches:
             return array[self.order[index]]
         # mode="clip" (the indices are valid anyway) stops take from buffering `out`.
         out = buffer[: index.stop - index.start]
-        return np.take(array, self.order[index], axis=0, out=out, mode="clip")
+        return array.take(self.order[index], axis=0, out=out, mode="clip")
 
     def __iter__(self):
         for start in range(0, self.n_rows, self.batch_size):
