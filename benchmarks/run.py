@@ -331,8 +331,8 @@ def print_row(row):
     name = row["workload"]
     if "overhead" in row:
         print(
-            f"{name:28s} with {row['with']:.3f}s, without {row['without']:.3f}s: "
-            f"{100 * row['overhead']:+.1f}% of fit time",
+            f"{name:28s} median with {row['with']:.3f}s, without {row['without']:.3f}s; "
+            f"median of the pairs: {100 * row['overhead']:+.1f}% of fit time",
             flush=True,
         )
         return
