@@ -146,21 +146,21 @@ def compare(name, make_pair, X, y, epochs, layer_sizes, repeats, score=None, tor
             torch_times(repeats, X, y, epochs=epochs, **torch_args)
         )
         row["torch_gflops"] = flops / row["torch_seconds"] / 1e9
-    row["ratio"] = paired_ratio(times)
+    row["ratio"] = median_pair_ratio(times)
     if score is not None:
         for library, model in models.items():
             row[f"{library}_score"] = score(model)
     return row
 
 
-def pair_ratios(times):
-    """ours / scikit-learn for each repeat, the two timed back to back."""
-    return [ours / theirs for ours, theirs in zip(times["ours"], times["sklearn"], strict=True)]
+def pair_ratios(first, second):
+    """first / second for each repeat, the two timed back to back."""
+    return [a / b for a, b in zip(first, second, strict=True)]
 
 
-def paired_ratio(times):
-    """Median over repeats of the pairs' ratios."""
-    return statistics.median(pair_ratios(times))
+def median_pair_ratio(times):
+    """Median over repeats of ours / scikit-learn, pair by pair."""
+    return statistics.median(pair_ratios(times["ours"], times["sklearn"]))
 
 
 def digits_workload(repeats):
@@ -274,7 +274,7 @@ def predict_workload(repeats, n_rows=1_000_000):
         row[f"{library}_rows_per_second"] = n_rows / seconds
         row[f"{library}_gflops"] = flops / seconds / 1e9
         row[f"{library}_peak_mib"] = peak / 2**20
-    row["ratio"] = paired_ratio(times)
+    row["ratio"] = median_pair_ratio(times)
     return row
 
 
@@ -300,14 +300,8 @@ def diagnostics_workload(repeats):
                 times[mode].append(timed_fit(model, X, y))
         Trainer._record_gradient_norms = record
         seconds = {mode: statistics.median(values) for mode, values in times.items()}
-        pairs = zip(times["with"], times["without"], strict=True)
-        rows.append(
-            {
-                "workload": f"gradient norms, {name}",
-                **seconds,
-                "overhead": statistics.median(with_ / without - 1 for with_, without in pairs),
-            }
-        )
+        overhead = statistics.median(pair_ratios(times["with"], times["without"])) - 1
+        rows.append({"workload": f"gradient norms, {name}", **seconds, "overhead": overhead})
     return rows
 
 
@@ -341,7 +335,7 @@ def print_row(row):
         f"{row['ratio']:6.2f} {row['ours_gflops']:7.1f} {row['sklearn_gflops']:7.1f} "
         f"{100 * row['efficiency']:5.1f}%"
     )
-    ratios = pair_ratios({"ours": row["ours_times"], "sklearn": row["sklearn_times"]})
+    ratios = pair_ratios(row["ours_times"], row["sklearn_times"])
     line += f"  pairs {min(ratios):.2f}-{max(ratios):.2f}"
     if "ours_score" in row:
         line += f"  score {row['ours_score']:.4f} vs {row['sklearn_score']:.4f}"
