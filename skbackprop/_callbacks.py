@@ -6,6 +6,11 @@ callback whose ``on_fit_task_end`` returns True stops training after that
 epoch. The training core knows nothing of this: it calls ``EpochHooks``.
 """
 
+import os
+import sys
+
+from ._warnings import add_internal_folder
+
 try:
     from sklearn.callback import CallbackSupportMixin, with_callbacks
 except ImportError:  # scikit-learn without the callback API
@@ -19,6 +24,8 @@ except ImportError:  # scikit-learn without the callback API
 
 else:
     HAVE_CALLBACKS = True
+    # Warnings raised during fit skip the callback wrapper to name the user's line.
+    add_internal_folder(os.path.dirname(sys.modules[with_callbacks.__module__].__file__))
 
 # What the callback machinery keeps on the estimator during fit; it must
 # survive when a failed fit restores the estimator's previous state.

@@ -6,7 +6,8 @@ targets, which output activation they pick and which score early stopping uses.
 """
 
 import copy
-import warnings
+import dataclasses
+import functools
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -29,7 +30,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _docs
+from . import _docs, _warnings
 from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import (
     CALLBACK_STATE,
@@ -41,7 +42,7 @@ from ._callbacks import (
 from ._losses import LOSSES
 from ._network import Network
 from ._solvers import Adam, Momentum, Sgd
-from ._training import History, Trainer
+from ._training import History, Trainer, _CtrlC
 
 AUTO_BATCH_SIZE = 200
 
@@ -65,12 +66,21 @@ def _network_attributes(network, copy):
     }
 
 
-def _copy_or_none(values):
-    return None if values is None else list(values)
+def _float_errors_handled(method):
+    """Run ``method`` under the floating-point error state its numerics need.
 
+    Whatever the caller set with ``np.errstate``: underflow (exp of a very
+    negative logit) is harmless, and overflow or invalid results are caught
+    by explicit finiteness checks, which report them as divergence or as
+    inputs far outside the training data.
+    """
 
-def _value_or(value, default):
-    return default if value is None else value
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 @contextmanager
@@ -185,10 +195,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # -- what the classifier and the regressor do differently ----------------
 
     @abstractmethod
-    def _encode_targets(self, y, first_call, classes=None):
+    def _encode_targets(self, y, first_call, incremental, classes=None):
         """Return ``(y, Y)``: the checked targets and their float matrix for the loss.
 
-        A first call also sets the target attributes (``classes_`` ...).
+        A first call also sets the target attributes (``classes_`` ...); a
+        later one (warm start or ``partial_fit``) checks y against them.
         """
 
     @abstractmethod
@@ -218,13 +229,14 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _dropout_rates(self, n_hidden):
         if isinstance(self.dropout, Real):
             return (float(self.dropout),) * n_hidden
-        rates = tuple(float(rate) for rate in self.dropout)
-        if len(rates) != n_hidden or not all(0 <= rate < 1 for rate in rates):
+        rates = tuple(self.dropout)
+        is_rate = [isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1 for r in rates]
+        if len(rates) != n_hidden or not all(is_rate):
             raise ValueError(
                 "dropout must be a float in [0, 1) or a tuple with one such rate per "
                 f"hidden layer ({n_hidden} here), got {self.dropout!r}."
             )
-        return rates
+        return tuple(float(rate) for rate in rates)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -257,7 +269,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit_managed(self, X, y, sample_weight, incremental, classes=None):
         # Callbacks are torn down whatever happens; the estimator's own state
         # goes back to what it was if the fit fails.
-        with _restored_on_failure(self):
+        with _restored_on_failure(self), np.errstate(under="ignore"):
             return self._fit(X, y, sample_weight, incremental, classes)
 
     def _partial_fit(self, X, y, sample_weight, classes=None):
@@ -278,6 +290,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         X, y, Y, sample_weight = self._training_data(
             X, y, sample_weight, first_call, incremental, classes
         )
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError(
+                "The effective sample weights (sample_weight times class_weight) sum to "
+                "zero: at least one sample must carry a positive weight."
+            )
         layer_sizes = [X.shape[1], *hidden, Y.shape[1]]
         if not first_call and [c.shape[0] for c in self.coefs_] + [Y.shape[1]] != layer_sizes:
             raise ValueError(
@@ -310,15 +327,19 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 {"sample_weight": sample_weight},
                 lambda: _network_attributes(network, copy=True),
             )
-        n_epochs, stopped = trainer.run(X, Y, sample_weight, max_epochs, history, rows)
+        with _CtrlC() as ctrl_c:
+            n_epochs, stopped = trainer.run(
+                X, Y, sample_weight, max_epochs, history, rows, ctrl_c=ctrl_c
+            )
+            # Training is over: a Ctrl-C now must not leave a half-stored model.
+            with ctrl_c.holding():
+                self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
         if not incremental and not stopped and n_epochs == self.max_iter:
-            warnings.warn(
+            _warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
                 "the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
             )
-        self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
         if context is not None:
             context.call_on_fit_task_end(
                 estimator=self,
@@ -348,7 +369,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
-        y, Y = self._encode_targets(y, first_call, classes)
+        y, Y = self._encode_targets(y, first_call, incremental, classes)
         sample_weight = self._weigh_samples(y, sample_weight, incremental, X.dtype)
         return X, y, Y.astype(X.dtype, copy=False), sample_weight
 
@@ -398,16 +419,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if first_call:
             history = History()
         else:
-            history = History(
-                loss_curve=list(self.loss_curve_),
-                gradient_norms=list(self.gradient_norms_),
-                validation_scores=_copy_or_none(self.validation_scores_),
-                validation_losses=_copy_or_none(self.validation_loss_curve_),
-                best_loss=_value_or(self.best_loss_, np.inf),
-                best_validation_score=_value_or(self.best_validation_score_, -np.inf),
-                no_improvement_count=self._no_improvement_count,
-                samples_seen=self.t_,
-            )
+            # Stored as plain values (see _store_fitted) so that skops loads them.
+            history = History(**copy.deepcopy(self._training_history))
         if self.early_stopping and history.validation_scores is None:
             history.validation_scores, history.validation_losses = [], []
         return history
@@ -446,6 +459,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         X_val, Y_val, y_val = X[val], Y[val], y[val]
         w_val = None if sample_weight is None else sample_weight[val]
+        if sample_weight is not None and not (sample_weight[train].sum() > 0 < w_val.sum()):
+            raise ValueError(
+                "With early_stopping=True both the training and the validation rows need "
+                "a positive total sample weight; here one part weighs zero. Change "
+                "validation_fraction or random_state, or set early_stopping=False."
+            )
         scorer = None if self.scoring in (None, "loss") else check_scoring(self, self.scoring)
 
         def validation_score(validation_loss):
@@ -461,28 +480,36 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return np.sort(train), (X_val, Y_val, w_val), validation_score
 
     def _with_network(self, network):
-        """A shallow copy of this estimator predicting with ``network``'s current weights."""
+        """A shallow copy of this estimator predicting with ``network``'s current weights.
+
+        It scores the validation rows, which are already validated arrays: it
+        forgets the feature names, so they are not checked (and warned about)
+        again on every epoch.
+        """
         current = copy.copy(self)
         current._set_network_attributes(network)
+        current.__dict__.pop("feature_names_in_", None)
         return current
 
     def _set_network_attributes(self, network):
         self.__dict__.update(_network_attributes(network, copy=False))
 
     def _store_fitted(self, network, solver, history, n_epochs, continued):
-        self._set_network_attributes(network)
-        self.n_iter_ = self.n_iter_ + n_epochs if continued else n_epochs
-        self.t_ = history.samples_seen
-        self.loss_ = history.loss_curve[-1]
-        self.loss_curve_ = history.loss_curve
-        self.gradient_norms_ = np.array(history.gradient_norms)
         early = self.early_stopping
-        self.best_loss_ = None if early else history.best_loss
-        self.validation_scores_ = history.validation_scores if early else None
-        self.validation_loss_curve_ = history.validation_losses if early else None
-        self.best_validation_score_ = history.best_validation_score if early else None
-        self._no_improvement_count = history.no_improvement_count
-        self._solver_state = {"solver": self.solver, "state": solver.get_state()}
+        self.__dict__.update(
+            _network_attributes(network, copy=False),
+            n_iter_=self.n_iter_ + n_epochs if continued else n_epochs,
+            t_=history.samples_seen,
+            loss_=history.loss_curve[-1],
+            loss_curve_=list(history.loss_curve),
+            gradient_norms_=np.array(history.gradient_norms),
+            best_loss_=None if early else history.best_loss,
+            validation_scores_=list(history.validation_scores) if early else None,
+            validation_loss_curve_=list(history.validation_losses) if early else None,
+            best_validation_score_=history.best_validation_score if early else None,
+            _training_history=dataclasses.asdict(history),
+            _solver_state={"solver": self.solver, "state": solver.get_state()},
+        )
 
     # -- prediction ----------------------------------------------------------
 
@@ -501,8 +528,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
         if sp.issparse(X):
             X = X.tocsr()
-        with np.errstate(over="ignore", invalid="ignore"):
-            output = self._network().predict(X, logits=logits)
+        output = self._network().predict(X, logits=logits)
         if not np.isfinite(output).all():
             raise ValueError(
                 "The network's output is not finite (inf or NaN) for some rows of X: "
@@ -511,6 +537,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return output
 
+    @_float_errors_handled
     def predict(self, X):
         """Predict using the trained network.
 
@@ -658,6 +685,14 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
     def _weigh_samples(self, y, sample_weight, incremental, dtype):
         if self.class_weight is None:
             return sample_weight
+        if isinstance(self.class_weight, dict):
+            for label, weight in self.class_weight.items():
+                is_number = isinstance(weight, Real) and not isinstance(weight, bool)
+                if not (is_number and 0 <= weight < np.inf):
+                    raise ValueError(
+                        "class_weight values must be non-negative finite numbers, got "
+                        f"{weight!r} for class {label!r}."
+                    )
         if incremental and self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' needs every label at once, so partial_fit cannot "
@@ -667,11 +702,13 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         weights = compute_sample_weight(self.class_weight, y).astype(dtype)
         return weights if sample_weight is None else weights * sample_weight
 
-    def _encode_targets(self, y, first_call, classes=None):
+    def _encode_targets(self, y, first_call, incremental, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         multilabel = type_of_target(y).startswith("multilabel")
+        if not first_call:
+            self._check_same_targets(y, multilabel, incremental)
         if first_call:
             binarizer = LabelBinarizer().fit(y if classes is None or multilabel else classes)
             if len(binarizer.classes_) < 2:
@@ -693,6 +730,24 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
                     f"y contains labels not in classes_ {self.classes_!r}: {unseen!r}."
                 )
         return y, self._label_binarizer.transform(y)
+
+    def _check_same_targets(self, y, multilabel, incremental):
+        """A continued fit must see the kind of targets (and, warm started, the classes) it had."""
+        was_multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
+        if multilabel != was_multilabel:
+            kinds = {True: "a label indicator matrix (multilabel)", False: "class labels"}
+            raise ValueError(
+                f"The model was fitted on {kinds[was_multilabel]}, but y now holds "
+                f"{kinds[multilabel]}: the kind of target cannot change between calls. "
+                "Refit with warm_start=False to change it."
+            )
+        if not incremental and not multilabel:
+            labels = unique_labels(y)
+            if not np.array_equal(labels, self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where y has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, y has {labels}."
+                )
 
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -728,6 +783,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
                 raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._partial_fit(X, y, sample_weight, classes)
 
+    @_float_errors_handled
     def decision_function(self, X):
         """The network's output logits: higher means more likely.
 
@@ -745,6 +801,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         logits = self._forward(X, logits=True)
         return logits.ravel() if self._label_binarizer.y_type_ == "binary" else logits
 
+    @_float_errors_handled
     def predict_proba(self, X):
         """Probability of each class.
 
@@ -764,6 +821,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             return np.hstack([1 - proba, proba])
         return proba
 
+    @_float_errors_handled
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class, computed stably from the logits.
 
@@ -836,7 +894,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         attributes=_docs.attributes(score="R^2", out_activations='"identity"'),
     )
 
-    def _encode_targets(self, y, first_call, classes=None):
+    def _encode_targets(self, y, first_call, incremental, classes=None):
         if first_call:
             self._y_ndim = y.ndim
         return y, y.reshape(-1, 1) if y.ndim == 1 else y

@@ -13,20 +13,34 @@ sample weights) passed to fit, and ``penalty = 0.5 * l2 * sum(W**2) + l1 *
 sum(|W|)`` over weights, never biases. Every batch's gradient is the
 gradient of its mean loss plus the full penalty gradient divided by ``n``,
 so the penalty means the same whatever the batch size.
+
+The loss recorded for an epoch is the objective as the batches met it: each
+batch's data loss plus the penalty, both at the weights before that batch's
+step, averaged over the epoch (weighted by rows or sample weights), as
+scikit-learn's MLP reports it. With one full batch it is exactly the
+objective at the weights the epoch started from.
+
+A training run is kept in step with itself: a :class:`_Snapshot` holds the
+weights *with* the solver state (Adam's moments, the momentum velocity, the
+learning rate) and the history of one epoch, so whatever is rolled back
+(an interrupt, early stopping's best epoch) continues exactly as that epoch
+would have.
 """
 
+import contextlib
 import math
 import signal
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import _warnings
+
 NON_FINITE_MESSAGE = (
-    "The training loss became non-finite (inf or NaN) at epoch {epoch}: training "
+    "The {what} became non-finite (inf or NaN) at epoch {epoch}: training "
     "diverged. Try a smaller learning_rate_init, or scale the inputs (for example "
     "with sklearn.preprocessing.StandardScaler)."
 )
@@ -43,8 +57,45 @@ class History:
     gradient_norms: list = field(default_factory=list)
     best_loss: float = math.inf
     best_validation_score: float = -math.inf
+    # The epoch (1-based, counting earlier calls) of the best validation score.
+    best_epoch: int | None = None
     no_improvement_count: int = 0
     samples_seen: int = 0
+
+    def bookmark(self):
+        """The history's state now, for :meth:`rollback`: list lengths and scalars."""
+        return {
+            name: len(value) if isinstance(value, list) else value
+            for name, value in vars(self).items()
+        }
+
+    def rollback(self, bookmark):
+        """Forget everything recorded since ``bookmark()`` returned ``bookmark``."""
+        for name, value in bookmark.items():
+            current = getattr(self, name)
+            if isinstance(current, list):
+                del current[value:]
+            else:
+                setattr(self, name, value)
+
+
+class _Snapshot:
+    """The weights and the solver state of one epoch, to go back to together."""
+
+    def __init__(self, network, solver):
+        self.network, self.solver = network, solver
+        self.params = network.params.copy()
+        self.solver_state = solver.get_state()
+        self.epoch = 0
+
+    def save(self, epoch):
+        np.copyto(self.params, self.network.params)
+        self.solver_state = self.solver.get_state()
+        self.epoch = epoch
+
+    def restore(self):
+        np.copyto(self.network.params, self.params)
+        self.solver.set_state(self.solver_state)
 
 
 class Trainer:
@@ -122,104 +173,128 @@ class Trainer:
         self._flat_weight_grads = [grad.reshape(-1) for grad in network.grad_coefs]
         self._gradient_rms_sums = [0.0] * len(network.coefs)
 
-    def run(self, X, Y, sample_weight, max_epochs, history, rows=None):
+    def run(self, X, Y, sample_weight, max_epochs, history, rows=None, ctrl_c=None):
         """Train for at most ``max_epochs`` epochs, updating ``history`` in place.
 
-        ``rows`` (indices) restricts training to those rows of X. Returns
-        ``(n_epochs, stopped)``: the epochs completed and whether the stopping
-        rule ended training before ``max_epochs``.
+        ``rows`` (indices) restricts training to those rows of X; ``ctrl_c`` is
+        the caller's open :class:`_CtrlC`, if any. Returns ``(n_epochs,
+        stopped)``: the epochs completed and whether training ended before
+        ``max_epochs``; ``self.stop_reason`` says why.
+
+        Training ends with the weights, solver state and history of the last
+        complete epoch, or of the best validated one with a validation score.
+        A ``KeyboardInterrupt`` anywhere in the loop (Ctrl-C, a callback, end
+        of epoch work) ends training there, with a warning; before the first
+        complete epoch it propagates, as there is nothing to keep. A
+        non-finite loss, penalty or weight raises ``ValueError``.
         """
         batches = _Batches(
             X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype, rows
         )
-        params = self.network.params
-        # The weights training ends with if interrupted or validated: those of the
-        # best epoch on validation data, else of the last complete epoch.
-        self._kept_params = params.copy()
-        n_epochs, stopped, interrupted = 0, False, False
-        # Overflow is detected and reported by the loss check, not by numpy warnings.
-        with np.errstate(over="ignore", invalid="ignore"), _CtrlC() as ctrl_c:
-            while n_epochs < max_epochs and not stopped:
-                started = time.perf_counter()
-                if self.hooks is not None:
-                    self.hooks.begin_epoch()
-                data_loss = self._run_epoch(batches, n_epochs + 1, ctrl_c)
-                if data_loss is None:
-                    interrupted = True
-                    break
-                n_epochs += 1
-                stopped = self._end_epoch(data_loss, batches, history, started)
-                if self.hooks is not None and self.hooks.end_epoch():
-                    stopped = True
-                if self.validation_score is None:
-                    self._kept_params[...] = params
-                if ctrl_c.pressed:
-                    interrupted = True
-                    break
-        if interrupted:
-            self._warn_interrupted(n_epochs)
-            stopped = True
-        if interrupted or self.validation_score is not None:
-            params[...] = self._kept_params
-        return n_epochs, stopped
+        last = _Snapshot(self.network, self.solver)
+        kept = last if self.validation_score is None else _Snapshot(self.network, self.solver)
+        last_history = history.bookmark()
+        n_epochs, self.stop_reason = 0, None
+        guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
+        # Overflow is detected and reported by the finiteness checks, not by numpy warnings.
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"), guard as ctrl_c:
+            try:
+                while n_epochs < max_epochs and self.stop_reason is None:
+                    new_best = self._run_epoch(batches, history, n_epochs + 1, ctrl_c)
+                    n_epochs += 1
+                    # The epoch is complete: remember it (held from a second Ctrl-C,
+                    # which would leave a half-copied snapshot).
+                    with ctrl_c.holding():
+                        last.save(n_epochs)
+                        last_history = history.bookmark()
+                        if new_best:
+                            kept.save(n_epochs)
+                    if ctrl_c.pressed:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                if n_epochs == 0:
+                    raise
+                with ctrl_c.holding():
+                    history.rollback(last_history)
+                    self.stop_reason = "interrupted"
+                    kept.restore()
+                self._warn_interrupted(n_epochs)
+            else:
+                kept.restore()
+        if self.verbose:
+            self._print_stop(n_epochs, max_epochs, history)
+        return n_epochs, self.stop_reason is not None
 
     def _warn_interrupted(self, n_epochs):
-        if n_epochs == 0:
-            # Nothing was learned: abort, and the estimator keeps its previous state.
-            raise KeyboardInterrupt
         kept = "the best epoch on validation data" if self.validation_score else "that epoch"
-        warnings.warn(
+        _warnings.warn(
             f"Training interrupted by the user after {n_epochs} complete epochs; keeping "
             f"the weights of {kept}.",
             UserWarning,
-            stacklevel=4,
         )
 
-    def _run_epoch(self, batches, epoch, ctrl_c):
-        """One pass over the batches; returns the mean data loss, or None if interrupted."""
+    def _run_epoch(self, batches, history, epoch, ctrl_c):
+        """One epoch: the batches, then its record; True if it is the best validated one."""
+        started = time.perf_counter()
+        if self.hooks is not None:
+            self.hooks.begin_epoch()
         if self.shuffle:
             self.rng.shuffle(batches.order)
-        try:
-            return self._run_batches(batches, epoch, ctrl_c)
-        except KeyboardInterrupt:
-            # Raised directly where no handler could be installed (not the main thread).
-            return None
+        loss = self._run_batches(batches, epoch, ctrl_c)
+        new_best = self._end_epoch(loss, batches, history, epoch, started)
+        if self.hooks is not None and self.hooks.end_epoch() and self.stop_reason is None:
+            self.stop_reason = "a callback asked to stop"
+        return new_best
 
     def _run_batches(self, batches, epoch, ctrl_c):
+        """The epoch's mean objective: each batch's loss plus penalty at its pre-step weights."""
         total_loss = 0.0
         self._gradient_rms_sums = [0.0] * len(self._flat_weight_grads)
         self._n_batches = 0
         for X_batch, Y_batch, scale, batch_weight in batches:
+            # Ctrl-C stops after the batch it came in: one that came in the last
+            # batch lets the epoch complete.
+            if ctrl_c.pressed:
+                raise KeyboardInterrupt
             ws = self.network.forward(X_batch, training=True, rng=self.rng)
             batch_loss = self.loss.value(
                 ws.logits, ws.output, Y_batch, scale, ws.output_delta, ws.stats
             )
-            if not math.isfinite(batch_loss):
-                raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch))
             self.loss.output_delta(ws.output, Y_batch, scale, ws.output_delta)
             self.network.backward(X_batch, ws)
-            self._add_penalty_gradient()
+            batch_loss += self._add_penalty_gradient()
+            if not math.isfinite(batch_loss):
+                raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch, what="training loss"))
             self._record_gradient_norms()
             if self.clip_gradient_norm is not None:
                 self._clip_gradient()
             self.solver.step(self.network.grads)
             total_loss += batch_loss * batch_weight
-            if ctrl_c.pressed:
-                return None
-        if not np.isfinite(self.network.params).all():
-            raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch))
+        params = self.network.params
+        # Huge but finite weights (their squares overflow) have diverged too.
+        if not math.isfinite(float(np.dot(params, params))):
+            raise ValueError(
+                NON_FINITE_MESSAGE.format(epoch=epoch, what="sum of the squared weights")
+            )
         return total_loss / batches.total_weight
 
     def _add_penalty_gradient(self):
+        """Add the penalty's gradient to the weight gradients; return the penalty's value."""
         weights, grads = self.network.weights, self.network.weight_grads
         scratch = self._penalty_scratch
+        value = 0.0
         if self.l2:
+            # 0.5 * l2 / n * sum(w**2) is half the dot product of w with its gradient.
             np.multiply(weights, self.l2 / self.penalty_scale, out=scratch)
+            value += 0.5 * float(np.dot(weights, scratch))
             grads += scratch
         if self.l1:
+            # sum(|w|) = w . sign(w)
             np.sign(weights, out=scratch)
             scratch *= self.l1 / self.penalty_scale
+            value += float(np.dot(weights, scratch))
             grads += scratch
+        return value
 
     def _record_gradient_norms(self):
         # Before clipping, so exploding gradients show even when clipped.
@@ -238,7 +313,7 @@ class Trainer:
         """Mean loss (sample-weighted) on the validation rows, plus the penalty."""
         X, Y, sample_weight = self.validation_data
         total = 0.0
-        weight_sum = len(X) if sample_weight is None else float(sample_weight.sum())
+        weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         chunk = max(self.batch_size, 1024)
         for start in range(0, X.shape[0], chunk):
             rows = slice(start, start + chunk)
@@ -262,21 +337,23 @@ class Trainer:
             value += self.l1 * float(np.abs(weights).sum())
         return value / self.penalty_scale
 
-    def _end_epoch(self, data_loss, batches, history, started):
-        """Record the epoch and apply the stopping rule; True means stop.
+    def _end_epoch(self, loss, batches, history, epoch, started):
+        """Record the epoch and apply the stopping rule; True if it is the best validated one.
 
         The rule counts epochs in a row in which the watched quantity (the
         validation score if any, else the training loss) failed to improve on
         its best value by ``tol``; after ``n_iter_no_change`` of them the
-        solver either stops or (adaptive learning rate) lowers its rate.
+        solver either stops (``self.stop_reason`` is set) or, with the
+        adaptive schedule, lowers its learning rate and training goes on.
         """
-        loss = data_loss + self.penalty()
         history.loss_curve.append(loss)
         history.gradient_norms.append(np.array(self._gradient_rms_sums) / max(self._n_batches, 1))
         history.samples_seen += batches.n_rows
-        validation_loss = None
+        new_best, validation_loss = False, None
         if self.validation_data is not None:
             validation_loss = self.validation_loss()
+            if not math.isfinite(validation_loss):
+                raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch, what="validation loss"))
             history.validation_losses.append(validation_loss)
         if self.validation_score is not None:
             score = float(self.validation_score(validation_loss))
@@ -284,19 +361,29 @@ class Trainer:
             improved = score > history.best_validation_score + self.tol
             if score > history.best_validation_score:
                 history.best_validation_score = score
-                self._kept_params[...] = self.network.params
+                history.best_epoch = len(history.loss_curve)
+                new_best = True
+            watched = "Validation score"
         else:
             improved = loss < history.best_loss - self.tol
             history.best_loss = min(history.best_loss, loss)
+            watched = "Training loss"
         history.no_improvement_count = 0 if improved else history.no_improvement_count + 1
         if self.verbose:
             self._print_epoch(history, started)
         self.solver.end_epoch(history.samples_seen)
         if history.no_improvement_count >= self.n_iter_no_change:
+            reason = (
+                f"{watched} did not improve more than tol={self.tol} for "
+                f"{self.n_iter_no_change} consecutive epochs"
+            )
             if self.solver.stalled():
-                return True
-            history.no_improvement_count = 0
-        return False
+                self.stop_reason = reason
+            else:
+                history.no_improvement_count = 0
+                if self.verbose:
+                    print(f"{reason}. Setting learning rate to {self.solver.learning_rate:.6g}")
+        return new_best
 
     @staticmethod
     def _print_epoch(history, started):
@@ -307,26 +394,51 @@ class Trainer:
             line += f", validation score = {history.validation_scores[-1]:.6f}"
         print(f"{line}, {time.perf_counter() - started:.2f}s", flush=True)
 
+    def _print_stop(self, n_epochs, max_epochs, history):
+        reason = self.stop_reason or f"Reached the maximum number of epochs ({max_epochs})"
+        if reason == "interrupted":
+            reason = "Interrupted by the user"
+        if self.validation_score is not None and history.best_epoch is not None:
+            kept = f"the weights of epoch {history.best_epoch}, the best validation score"
+        else:
+            kept = f"the weights of epoch {len(history.loss_curve)}, the last complete one"
+        print(f"{reason[0].upper()}{reason[1:]}. Stopping; keeping {kept}.", flush=True)
+
 
 class _CtrlC:
     """Turns Ctrl-C during training into a request to stop after the current batch.
 
-    In the main thread a SIGINT handler records the request (a second Ctrl-C
-    raises KeyboardInterrupt as usual); elsewhere no handler can be installed
-    and the epoch loop catches the KeyboardInterrupt itself.
+    In the main thread, and only while SIGINT has Python's default handler,
+    a handler records the request (a second Ctrl-C raises KeyboardInterrupt
+    as usual); an ignored SIGINT or the caller's own handler is left alone.
+    Elsewhere no handler can be installed and a KeyboardInterrupt arrives as
+    an exception, which the training loop treats the same way.
     """
 
     def __enter__(self):
         self.pressed = False
+        self._holding = False
         self._previous = None
-        if threading.current_thread() is threading.main_thread():
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.pressed:
+        if self.pressed and not self._holding:
             raise KeyboardInterrupt
         self.pressed = True
+
+    @contextlib.contextmanager
+    def holding(self):
+        """Within the block a second Ctrl-C only records the request, like the first."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
 
     def __exit__(self, *exc_info):
         if self._previous is not None:

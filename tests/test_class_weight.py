@@ -70,3 +70,29 @@ def test_partial_fit_takes_a_dict_but_not_balanced():
 def test_invalid_class_weight_is_rejected():
     with pytest.raises(ValueError, match="class_weight"):
         BackpropClassifier(class_weight="inverse").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "class_weight, message",
+    [
+        ({0: -1.0, 1: 1.0}, "class_weight values must be non-negative finite"),
+        ({0: np.nan, 1: 1.0}, "class_weight values must be non-negative finite"),
+        ({0: np.inf, 1: 1.0}, "class_weight values must be non-negative finite"),
+        ({0: "heavy", 1: 1.0}, "class_weight values must be non-negative finite"),
+        ({0: 0.0, 1: 0.0}, r"sample_weight times class_weight\) sum to zero"),
+    ],
+)
+def test_bad_class_weight_values_raise_naming_the_parameter(class_weight, message):
+    model = BackpropClassifier(class_weight=class_weight, max_iter=3)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X, y, classes=[0, 1])
+
+
+def test_class_and_sample_weights_that_cancel_out_raise():
+    # Each class is weighted zero exactly where its samples carry weight.
+    sample_weight = (y == 0).astype(float)
+    model = BackpropClassifier(class_weight={0: 0.0, 1: 1.0}, max_iter=3)
+    with pytest.raises(ValueError, match="sum to zero"):
+        model.fit(X, y, sample_weight=sample_weight)

@@ -254,13 +254,14 @@ def test_adaptive_learning_rate_divides_by_five(classification):
     assert model._solver_state["state"]["learning_rate"] == pytest.approx(0.1 / 5**4)
 
 
-def test_verbose_prints_one_line_per_epoch(classification, capsys):
+def test_verbose_prints_one_line_per_epoch_then_why_it_stopped(classification, capsys):
     X, y = classification
     _quiet_fit(BackpropClassifier(max_iter=3, verbose=1, early_stopping=True, random_state=0), X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert lines[0].startswith("Epoch 1, loss = ") and "validation score = " in lines[0]
     assert lines[0].endswith("s")
+    assert lines[3].startswith("Reached the maximum number of epochs (3). Stopping; keeping")
 
 
 # -- penalties and dropout ------------------------------------------------------
@@ -536,3 +537,103 @@ def test_predict_on_a_million_rows_in_bounded_memory():
         # All rows' activations at once would be 10**6 x 512 x 4 bytes = 2 GB; chunks
         # of about 8 MB of activations keep the peak near that plus the 12 MB result.
         assert peak < 40 * 2**20
+
+
+# -- promises kept in combinations (issue 9) ------------------------------------
+
+rng9 = np.random.default_rng(0)
+X9 = rng9.normal(size=(120, 5))
+y9 = X9[:, 0] - 2 * X9[:, 1]
+yb9 = (X9[:, 0] > 0).astype(int)
+
+
+def test_huge_final_weights_are_divergence_not_an_infinite_loss():
+    model = BackpropRegressor(
+        hidden_layer_sizes=(8,),
+        solver="momentum",
+        learning_rate_init=1.0,
+        batch_size=120,
+        max_iter=7,
+        random_state=0,
+    )
+    with pytest.raises(ValueError, match="non-finite.*diverged"):
+        model.fit(X9, y9)
+    assert not hasattr(model, "coefs_")
+
+
+def test_a_diverging_partial_fit_keeps_the_previous_model():
+    model = BackpropRegressor(solver="sgd", random_state=0).partial_fit(X9, y9)
+    before = model.predict(X9)
+    with pytest.raises(ValueError, match="non-finite.*diverged"):
+        model.partial_fit(X9 * 1e150, y9 * 1e150)
+    np.testing.assert_array_equal(model.predict(X9), before)
+    assert model.n_iter_ == 1 and np.isfinite(model.loss_)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba"])
+def test_a_callers_strict_floating_point_state_does_not_break_float32_work(method):
+    X = X9.astype(np.float32)
+    with np.errstate(all="raise"):
+        model = _quiet_fit(BackpropClassifier(max_iter=20, random_state=0), X, yb9)
+        model.partial_fit(X, yb9)
+        result = getattr(model, method)(X * 100)
+        assert np.isfinite(result).all()
+        assert model.decision_function(X * 100).shape == (120,)
+    with np.errstate(all="raise"):
+        _quiet_fit(BackpropRegressor(max_iter=20, random_state=0), X * 100, y9)
+
+
+@pytest.mark.parametrize("sparse", [sp.csr_matrix, sp.csc_matrix, sp.csr_array, sp.csc_array])
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_early_stopping_on_sparse_input(Estimator, sparse):
+    target = yb9 if Estimator is BackpropClassifier else y9
+    model = _quiet_fit(
+        Estimator(early_stopping=True, max_iter=5, random_state=0), sparse(X9), target
+    )
+    dense = _quiet_fit(Estimator(early_stopping=True, max_iter=5, random_state=0), X9, target)
+    assert len(model.validation_loss_curve_) == 5
+    np.testing.assert_allclose(model.validation_loss_curve_, dense.validation_loss_curve_)
+
+
+def test_partial_fit_refuses_class_labels_on_a_multilabel_model_and_vice_versa():
+    Y = np.column_stack([yb9, 1 - yb9, X9[:, 2] > 0]).astype(int)
+    model = _quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X9, Y)
+    before = model.predict_proba(X9)
+    with pytest.raises(ValueError, match="label indicator matrix.*class labels"):
+        model.partial_fit(X9, yb9)
+    np.testing.assert_array_equal(model.predict_proba(X9), before)
+    model = BackpropClassifier(random_state=0).partial_fit(X9, Y[:, 0] + Y[:, 2], classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="class labels.*label indicator matrix"):
+        model.partial_fit(X9, Y)
+
+
+def test_warm_start_refuses_other_classes():
+    X, y = load_iris(return_X_y=True)
+    model = _quiet_fit(BackpropClassifier(warm_start=True, max_iter=3, random_state=0), X, y)
+    with pytest.raises(ValueError, match="same classes as in the previous call"):
+        model.fit(X[y < 2], y[y < 2])
+    assert list(model.classes_) == [0, 1, 2]
+    # partial_fit may see a subset of the classes in one batch, as in scikit-learn.
+    model.partial_fit(X[y < 2], y[y < 2])
+
+
+@pytest.mark.parametrize("scoring", [None, "loss", "neg_log_loss", "accuracy"])
+def test_early_stopping_on_a_dataframe_warns_nothing_about_feature_names(scoring):
+    pd = pytest.importorskip("pandas", reason="needs pandas (test extra)")
+    frame = pd.DataFrame(X9, columns=list("abcde"))
+    model = BackpropClassifier(early_stopping=True, scoring=scoring, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(frame, yb9)
+        model.predict(frame)
+    assert list(model.feature_names_in_) == list("abcde")
+    with pytest.warns(UserWarning, match="feature names"):
+        model.predict(X9)
+
+
+@pytest.mark.parametrize("dropout", [[[0.1], [0.2]], ("a", "b"), (0.1, None), (True, 0.1)])
+def test_a_malformed_dropout_sequence_names_the_parameter(dropout):
+    model = BackpropClassifier(hidden_layer_sizes=(4, 4), dropout=dropout)
+    with pytest.raises(ValueError, match="dropout must be"):
+        model.fit(X9, yb9)

@@ -11,6 +11,7 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
 from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop._callbacks import HAVE_CALLBACKS
 from skbackprop._network import Network
 from skbackprop._training import Trainer
 
@@ -136,3 +137,115 @@ def test_ctrl_c_from_another_thread_stops_a_long_fit():
     assert np.isfinite(model.predict_proba(X)).all()
     # The previous SIGINT handler is back.
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# -- wherever the interrupt lands (issue 9) -------------------------------------
+
+
+def _three_epochs(Estimator=BackpropClassifier, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return Estimator(**{**PARAMS, **params, "max_iter": 3}).fit(X, y)
+
+
+def _assert_same_model(a, b):
+    for x, z in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
+        np.testing.assert_array_equal(x, z)
+
+
+class _InterruptingCallback:
+    """A scikit-learn callback whose epoch hook raises KeyboardInterrupt in epoch 4."""
+
+    def __init__(self, moment):
+        self.moment, self.epochs = moment, 0
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        if context.task_name == "epoch":
+            self.epochs += 1
+            if self.moment == "begin" and self.epochs == 4:
+                raise KeyboardInterrupt
+
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        if context.task_name == "epoch" and self.moment == "end" and self.epochs == 4:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.skipif(not HAVE_CALLBACKS, reason="needs scikit-learn's callback API (>= 1.9)")
+@pytest.mark.parametrize("moment", ["begin", "end"])
+def test_an_interrupt_in_a_callback_keeps_the_completed_epochs(moment):
+    model = BackpropClassifier(**PARAMS).set_callbacks(_InterruptingCallback(moment))
+    interrupted = _fit_interrupted(model)
+    assert interrupted.n_iter_ == 3
+    _assert_same_model(interrupted, _three_epochs())
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_an_interrupt_in_end_of_epoch_work_keeps_the_completed_epochs(monkeypatch, early_stopping):
+    # Raised (not signalled) in the fourth epoch's end-of-epoch work, as a
+    # second Ctrl-C would be: during validation, or once the epoch is recorded.
+    calls = {"count": 0}
+    original = Trainer.validation_loss if early_stopping else Trainer._end_epoch
+
+    def interrupted(self, *args):
+        calls["count"] += 1
+        result = None if early_stopping and calls["count"] == 4 else original(self, *args)
+        if calls["count"] == 4:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Trainer, original.__name__, interrupted)
+    model = _fit_interrupted(BackpropClassifier(**PARAMS, early_stopping=early_stopping))
+    monkeypatch.undo()
+    n_train = 180 if early_stopping else 200
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3 and model.t_ == 3 * n_train
+    assert len(model.gradient_norms_) == 3
+    if early_stopping:
+        assert len(model.validation_scores_) == len(model.validation_loss_curve_) == 3
+    else:
+        _assert_same_model(model, _three_epochs())
+
+
+@pytest.mark.parametrize("solver", ["sgd", "momentum", "adam"])
+def test_partial_fit_after_an_interrupt_continues_the_kept_model_exactly(monkeypatch, solver):
+    params = dict(solver=solver, learning_rate="adaptive", learning_rate_init=0.01)
+    _press_ctrl_c_when(monkeypatch, "backward", Network, lambda count: count == 35)
+    interrupted = _fit_interrupted(BackpropClassifier(**PARAMS, **params))
+    monkeypatch.undo()
+    reference = _three_epochs(**params)
+    interrupted.partial_fit(X, y)
+    reference.partial_fit(X, y)
+    _assert_same_model(interrupted, reference)
+    assert interrupted.loss_curve_ == reference.loss_curve_
+
+
+def test_ctrl_c_with_sigint_ignored_does_not_interrupt(monkeypatch):
+    _press_ctrl_c_when(monkeypatch, "backward", Network, lambda count: count == 35)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = BackpropClassifier(**{**PARAMS, "max_iter": 5}).fit(X, y)
+    except ConvergenceWarning:
+        model = None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert model is None  # ran all 5 epochs, to the ConvergenceWarning; no interrupt warning
+
+
+def test_ctrl_c_with_a_custom_sigint_handler_calls_it(monkeypatch):
+    _press_ctrl_c_when(monkeypatch, "backward", Network, lambda count: count == 35)
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = BackpropClassifier(**{**PARAMS, "max_iter": 5}).fit(X, y)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT] and model.n_iter_ == 5

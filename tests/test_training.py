@@ -1,5 +1,6 @@
 """The epoch loop: batching, penalties, sample weights, stopping and divergence."""
 
+import signal
 import tracemalloc
 
 import numpy as np
@@ -11,7 +12,7 @@ from skbackprop._solvers import Adam, Momentum, Sgd
 from skbackprop._training import History, Trainer, _Batches, _CtrlC
 
 
-def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, **kwargs):
+def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, solver=Sgd, **kwargs):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))
     Y = np.eye(3)[rng.integers(0, 3, n)]
@@ -19,7 +20,7 @@ def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, **kwargs):
     trainer = Trainer(
         network,
         LOSSES["softmax"],
-        Sgd(network.params, lr),
+        solver(network.params, lr),
         batch_size=batch_size,
         l1=l1,
         l2=l2,
@@ -170,15 +171,14 @@ def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weigh
         n_iter_no_change=10,
     )
     batches = _Batches(X, Y, weights, batch_size, shuffle, np.float64)
-    ctrl_c = _CtrlC().__enter__()
-    trainer._run_epoch(batches, 1, ctrl_c)
-    tracemalloc.start()
-    try:
-        trainer._run_epoch(batches, 2, ctrl_c)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        ctrl_c.__exit__(None, None, None)
+    with _CtrlC() as ctrl_c:
+        trainer._run_batches(batches, 1, ctrl_c)
+        tracemalloc.start()
+        try:
+            trainer._run_batches(batches, 2, ctrl_c)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
 
 
 @pytest.mark.parametrize(
@@ -202,3 +202,187 @@ def test_batch_loop_allocates_nothing_that_scales_with_the_batch(
     # One large batch's first hidden layer alone is 2048 x 256 x 8 bytes = 4 MiB.
     assert large < 200 * 1024
     assert large - small < 8 * 1024
+
+
+# -- what the recorded loss is, and divergence (issue 9) -------------------------
+
+
+def _objective(network, trainer, X, Y):
+    ws = network.forward(X)
+    data_loss = trainer.loss.value(ws.logits, ws.output, Y, 1 / len(X), ws.output_delta, ws.stats)
+    return data_loss + trainer.penalty()
+
+
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.5), (0.3, 0.0), (0.3, 0.5)])
+def test_a_full_batch_epoch_records_the_objective_before_its_step(l1, l2):
+    X, Y, network, trainer = _setup(batch_size=60, l1=l1, l2=l2, lr=0.5)
+    before = _objective(network, trainer, X, Y)
+    history = History()
+    trainer.run(X, Y, None, max_epochs=1, history=history)
+    after = _objective(network, trainer, X, Y)
+    assert history.loss_curve[0] == pytest.approx(before, rel=1e-12)
+    assert after < before - 1e-3
+
+
+def test_mini_batch_loss_is_the_mean_of_each_batchs_objective_before_its_step():
+    X, Y, network, trainer = _setup(batch_size=20, l2=0.5, lr=0.5)
+    expected, params = [], network.params.copy()
+    # Replay the epoch by hand: each batch's objective, then its step.
+    for start in range(0, 60, 20):
+        rows = slice(start, start + 20)
+        ws = network.forward(X[rows], training=True)
+        loss = trainer.loss.value(ws.logits, ws.output, Y[rows], 1 / 20, ws.output_delta, ws.stats)
+        trainer.loss.output_delta(ws.output, Y[rows], 1 / 20, ws.output_delta)
+        network.backward(X[rows], ws)
+        expected.append(loss + trainer._add_penalty_gradient())
+        trainer.solver.step(network.grads)
+    network.params[...] = params
+    history = History()
+    trainer.run(X, Y, None, max_epochs=1, history=history)
+    assert history.loss_curve[0] == pytest.approx(np.mean(expected), rel=1e-12)
+
+
+def test_huge_but_finite_weights_are_divergence():
+    # One batch an epoch: the last step's weights are checked at the end of the epoch.
+    X, Y, network, trainer = _setup(batch_size=60)
+
+    def explode(grads):
+        trainer.solver.params[:] = 1e200
+
+    trainer.solver.step = explode
+    with pytest.raises(ValueError, match="squared weights became non-finite.*epoch 1"):
+        trainer.run(X, Y, None, max_epochs=3, history=History())
+
+
+def test_a_non_finite_validation_loss_is_divergence():
+    X, Y, network, trainer = _setup()
+    trainer.validation_data = (X[:5] * np.inf, Y[:5], None)
+    with pytest.raises(ValueError, match="validation loss became non-finite"):
+        trainer.run(X, Y, None, max_epochs=3, history=History(validation_losses=[]))
+
+
+# -- interrupts keep weights, solver state and history together -----------------
+
+
+class _Hooks:
+    """Epoch hooks that raise KeyboardInterrupt at a chosen moment of a chosen epoch."""
+
+    def __init__(self, moment, epoch):
+        self.moment, self.epoch, self.count = moment, epoch, 0
+
+    def begin_epoch(self):
+        self.count += 1
+        if self.moment == "begin" and self.count == self.epoch:
+            raise KeyboardInterrupt
+
+    def end_epoch(self):
+        if self.moment == "end" and self.count == self.epoch:
+            raise KeyboardInterrupt
+        return False
+
+
+def _adam_trainer(**kwargs):
+    return _setup(solver=Adam, lr=0.01, l2=0.1, shuffle=True, **kwargs)
+
+
+@pytest.mark.parametrize("moment", ["begin", "end"])
+def test_an_interrupt_in_a_hook_keeps_the_last_complete_epoch_and_its_solver_state(moment):
+    X, Y, network, trainer = _adam_trainer(hooks=_Hooks(moment, epoch=4))
+    history = History()
+    with pytest.warns(UserWarning, match="after 3 complete epochs"):
+        n_epochs, stopped = trainer.run(X, Y, None, max_epochs=10, history=history)
+    assert (n_epochs, stopped, trainer.stop_reason) == (3, True, "interrupted")
+
+    X, Y, reference, uninterrupted = _adam_trainer()
+    reference_history = History()
+    uninterrupted.run(X, Y, None, max_epochs=3, history=reference_history)
+    np.testing.assert_array_equal(network.params, reference.params)
+    assert trainer.solver.t == uninterrupted.solver.t == 18
+    np.testing.assert_array_equal(trainer.solver._M, uninterrupted.solver._M)
+    np.testing.assert_array_equal(trainer.solver._V, uninterrupted.solver._V)
+    assert history.loss_curve == reference_history.loss_curve
+    assert history.samples_seen == reference_history.samples_seen == 180
+
+
+def test_an_interrupt_during_validation_keeps_the_best_epoch_and_consistent_history():
+    X, Y, network, trainer = _adam_trainer()
+    scores = iter([0.5, 0.9, 0.7])
+    snapshots = []
+
+    def validation_score(validation_loss):
+        score = next(scores, None)
+        if score is None:  # the fourth epoch's validation: interrupted
+            raise KeyboardInterrupt
+        snapshots.append((network.params.copy(), trainer.solver.t))
+        return score
+
+    trainer.validation_score = validation_score
+    history = History(validation_scores=[])
+    with pytest.warns(UserWarning, match="after 3 complete epochs.*best epoch"):
+        trainer.run(X, Y, None, max_epochs=10, history=history)
+    assert history.validation_scores == [0.5, 0.9, 0.7] and len(history.loss_curve) == 3
+    assert history.best_validation_score == 0.9 and history.best_epoch == 2
+    best_params, best_t = snapshots[1]
+    np.testing.assert_array_equal(network.params, best_params)
+    assert trainer.solver.t == best_t
+
+
+def test_an_interrupt_before_any_complete_epoch_propagates():
+    X, Y, network, trainer = _adam_trainer(hooks=_Hooks("end", epoch=1))
+    before = network.params.copy()
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run(X, Y, None, max_epochs=10, history=History())
+    assert not np.array_equal(network.params, before)  # the caller restores what it had
+
+
+@pytest.mark.parametrize("handler", [signal.SIG_IGN, lambda signum, frame: None])
+def test_ctrl_c_leaves_an_ignored_or_custom_sigint_handler_alone(handler):
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with _CtrlC() as ctrl_c:
+            assert signal.getsignal(signal.SIGINT) is handler
+            signal.raise_signal(signal.SIGINT)
+            assert not ctrl_c.pressed
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_ctrl_c_is_held_while_an_epoch_is_saved():
+    with _CtrlC() as ctrl_c:
+        signal.raise_signal(signal.SIGINT)
+        with ctrl_c.holding():
+            signal.raise_signal(signal.SIGINT)  # would raise KeyboardInterrupt outside
+        assert ctrl_c.pressed
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+
+
+# -- verbose says why training stopped ------------------------------------------
+
+
+def test_verbose_says_which_rule_stopped_training_and_which_weights_were_kept(capsys):
+    X, Y, network, trainer = _setup(tol=1e9, n_iter_no_change=2, verbose=1)
+    trainer.run(X, Y, None, max_epochs=50, history=History())
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (
+        "Training loss did not improve more than tol=1000000000.0 for 2 consecutive "
+        "epochs. Stopping; keeping the weights of epoch 3, the last complete one."
+    )
+
+    X, Y, network, trainer = _setup(verbose=1)
+    scores = iter([0.5, 0.9, 0.7, 0.6])
+    trainer.validation_score = lambda loss: next(scores)
+    trainer.n_iter_no_change = 2
+    trainer.run(X, Y, None, max_epochs=50, history=History(validation_scores=[]))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("Validation score did not improve more than tol=0.0 for 2")
+    assert last.endswith("keeping the weights of epoch 2, the best validation score.")
+
+    X, Y, network, trainer = _setup(verbose=1, hooks=_Hooks("end", epoch=2))
+    with pytest.warns(UserWarning, match="interrupted"):
+        trainer.run(X, Y, None, max_epochs=50, history=History())
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (
+        "Interrupted by the user. Stopping; keeping the weights of epoch 1, the last complete one."
+    )
