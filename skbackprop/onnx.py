@@ -12,11 +12,14 @@ Pipeline, like any scikit-learn estimator::
 
 The graph is the forward pass itself, ``z = a W + b`` and the activation,
 layer after layer; the classifier adds the label (arg-max, or a 0.5
-threshold per label for multilabel targets) and the probabilities, the
-regressor returns its outputs as an ``(n_samples, n_outputs)`` tensor.
+threshold per label for multilabel targets), of the same dtype as
+``predict``'s, and the probabilities; the regressor returns its outputs as
+an ``(n_samples, n_outputs)`` tensor. Exporting an unfitted model raises
+``NotFittedError``.
 """
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ._activations import LEAKY_RELU_SLOPE
 from ._estimators import BackpropClassifier, BackpropRegressor
@@ -37,7 +40,7 @@ def register_converters():
         If skl2onnx is not installed; the message names the extra to install.
     """
     try:
-        from skl2onnx import update_registered_converter
+        from skl2onnx import _parse, update_registered_converter
     except ImportError as error:
         raise ImportError(_EXTRA_HINT) from error
     update_registered_converter(
@@ -45,11 +48,30 @@ def register_converters():
         "SkbackpropBackpropClassifier",
         _classifier_shapes,
         _convert_classifier,
+        parser=_fitted_only(_parse._parse_sklearn_classifier),
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
     update_registered_converter(
-        BackpropRegressor, "SkbackpropBackpropRegressor", _regressor_shapes, _convert_regressor
+        BackpropRegressor,
+        "SkbackpropBackpropRegressor",
+        _regressor_shapes,
+        _convert_regressor,
+        parser=_fitted_only(_parse._parse_sklearn_simple_model),
     )
+
+
+def _fitted_only(parse):
+    """skl2onnx's own parser, after the check that the model is fitted.
+
+    Without it an unfitted classifier fails in skl2onnx with an opaque
+    RuntimeError about its number of classes.
+    """
+
+    def parser(scope, model, inputs, custom_parsers=None):
+        check_is_fitted(model)
+        return parse(scope, model, inputs, custom_parsers=custom_parsers)
+
+    return parser
 
 
 def _tensor_type(operator):
@@ -61,20 +83,47 @@ def _tensor_type(operator):
     return FloatTensorType, np.float32
 
 
+# The label tensor type for each dtype ``predict`` can return (skl2onnx's names).
+_LABEL_TENSOR_TYPES = {
+    "bool": "BooleanTensorType",
+    "int8": "Int8TensorType",
+    "int16": "Int16TensorType",
+    "int32": "Int32TensorType",
+    "int64": "Int64TensorType",
+    "uint8": "UInt8TensorType",
+    "uint16": "UInt16TensorType",
+    "uint32": "UInt32TensorType",
+    "uint64": "UInt64TensorType",
+    "float32": "FloatTensorType",
+    "float64": "DoubleTensorType",
+}
+# What onnxruntime's ArrayFeatureExtractor can look labels up in; other
+# dtypes are looked up as int64 and cast.
+_EXTRACTABLE = {"int32", "int64", "float32", "float64"}
+
+
+def _label_dtype(model):
+    """The dtype of ``model.predict``'s labels: a numpy dtype, or None for strings."""
+    if model._label_binarizer.y_type_ == "multilabel-indicator":
+        return np.dtype(np.int64)
+    return None if model.classes_.dtype.kind in "OUS" else model.classes_.dtype
+
+
 def _classifier_shapes(operator):
-    from skl2onnx.common.data_types import Int64TensorType, StringTensorType
+    from skl2onnx.common import data_types
 
     model = operator.raw_operator
     n_rows = operator.inputs[0].get_first_dimension()
     n_classes = len(model.classes_)
-    multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
-    if multilabel:
-        label_type = Int64TensorType([n_rows, n_classes])
-    elif model.classes_.dtype.kind in "iub":
-        label_type = Int64TensorType([n_rows])
+    dtype = _label_dtype(model)
+    if dtype is None:
+        label_type = data_types.StringTensorType
+    elif dtype.name in _LABEL_TENSOR_TYPES:
+        label_type = getattr(data_types, _LABEL_TENSOR_TYPES[dtype.name])
     else:
-        label_type = StringTensorType([n_rows])
-    operator.outputs[0].type = label_type
+        raise NotImplementedError(f"ONNX export of class labels of dtype {dtype} is not supported.")
+    multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
+    operator.outputs[0].type = label_type([n_rows, n_classes] if multilabel else [n_rows])
     float_type, _ = _tensor_type(operator)
     operator.outputs[1].type = float_type([n_rows, n_classes])
 
@@ -94,7 +143,12 @@ def _forward(model, X, dtype, opset):
         "logistic": lambda z: ops.OnnxSigmoid(z, op_version=opset),
         "tanh": lambda z: ops.OnnxTanh(z, op_version=opset),
         "relu": lambda z: ops.OnnxRelu(z, op_version=opset),
-        "leaky_relu": lambda z: ops.OnnxLeakyRelu(z, alpha=LEAKY_RELU_SLOPE, op_version=opset),
+        # max(z, slope * z), as numpy computes it: onnxruntime has LeakyRelu for float32 only.
+        "leaky_relu": lambda z: ops.OnnxMax(
+            z,
+            ops.OnnxMul(z, np.array([LEAKY_RELU_SLOPE], dtype=dtype), op_version=opset),
+            op_version=opset,
+        ),
     }
     output = {
         "identity": hidden["identity"],
@@ -112,9 +166,9 @@ def _forward(model, X, dtype, opset):
 
 
 def _onnx_type(dtype):
-    from onnx import TensorProto
+    from onnx.helper import np_dtype_to_tensor_dtype
 
-    return TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+    return np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
 def _convert_classifier(scope, operator, container):
@@ -133,15 +187,22 @@ def _convert_classifier(scope, operator, container):
         proba = output
     ops.OnnxIdentity(proba, op_version=opset, output_names=[proba_name]).add_to(scope, container)
 
+    label_dtype = _label_dtype(model)
     if kind == "multilabel-indicator":
         above = ops.OnnxGreater(output, np.array([0.5], dtype=dtype), op_version=opset)
         label = ops.OnnxCast(above, to=TensorProto.INT64, op_version=opset)
     else:
         index = ops.OnnxArgMax(proba, axis=1, keepdims=0, op_version=opset)
-        classes = model.classes_
-        classes = classes.astype(np.int64) if classes.dtype.kind in "iub" else classes.astype(str)
+        if label_dtype is None:
+            classes = model.classes_.astype(str)
+        elif label_dtype.name in _EXTRACTABLE:
+            classes = model.classes_
+        else:
+            classes = model.classes_.astype(np.int64)
         label = ops.OnnxArrayFeatureExtractor(classes, index, op_version=opset)
         label = ops.OnnxReshape(label, np.array([-1], dtype=np.int64), op_version=opset)
+        if label_dtype is not None and label_dtype != classes.dtype:
+            label = ops.OnnxCast(label, to=_onnx_type(label_dtype), op_version=opset)
     ops.OnnxIdentity(label, op_version=opset, output_names=[label_name]).add_to(scope, container)
 
 

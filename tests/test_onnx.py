@@ -3,14 +3,18 @@
 import sys
 
 import numpy as np
-import onnxruntime
 import pytest
-from skl2onnx import to_onnx
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from skbackprop import BackpropClassifier, BackpropRegressor
-from skbackprop.onnx import register_converters
+onnxruntime = pytest.importorskip("onnxruntime", reason="needs the onnx extra")
+skl2onnx = pytest.importorskip("skl2onnx", reason="needs the onnx extra")
+
+from skl2onnx import to_onnx  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from skbackprop import BackpropClassifier, BackpropRegressor  # noqa: E402
+from skbackprop.onnx import register_converters  # noqa: E402
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu"]
 rng = np.random.default_rng(0)
@@ -35,9 +39,14 @@ def _run(model, X_in, **options):
     return session.run(None, {session.get_inputs()[0].name: X_in})
 
 
+# Each model trains in its input's dtype and is exported for that dtype.
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("target", list(TARGETS))
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_classifier_matches_onnxruntime(target, activation):
+def test_classifier_matches_onnxruntime(target, activation, dtype):
     model = BackpropClassifier(
         hidden_layer_sizes=(8, 6),
         activation=activation,
@@ -45,21 +54,58 @@ def test_classifier_matches_onnxruntime(target, activation):
         max_iter=30,
         random_state=0,
     )
-    model.fit(X, TARGETS[target])
-    label, proba = _run(model, X, zipmap=False)
-    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
-    np.testing.assert_array_equal(label, model.predict(X))
+    X_in = X.astype(dtype)
+    model.fit(X_in, TARGETS[target])
+    label, proba = _run(model, X_in, zipmap=False)
+    assert proba.dtype == dtype
+    np.testing.assert_allclose(proba, model.predict_proba(X_in), atol=1e-5)
+    assert label.dtype == model.predict(X_in).dtype or label.dtype == object
+    np.testing.assert_array_equal(label, model.predict(X_in))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_outputs", [1, 2])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_multi_output_regressor_matches_onnxruntime(activation):
-    Y = np.column_stack([X[:, 0] - X[:, 1], X[:, 2] ** 2])
+def test_regressor_matches_onnxruntime(activation, n_outputs, dtype):
+    Y = np.column_stack([X[:, 0] - X[:, 1], X[:, 2] ** 2])[:, :n_outputs]
+    X_in = X.astype(dtype)
     model = BackpropRegressor(
         hidden_layer_sizes=(8,), activation=activation, max_iter=30, random_state=0
-    ).fit(X, Y)
-    (output,) = _run(model, X)
-    assert output.shape == (len(X), 2)
-    np.testing.assert_allclose(output, model.predict(X), rtol=1e-5, atol=1e-5)
+    ).fit(X_in, Y.ravel() if n_outputs == 1 else Y)
+    (output,) = _run(model, X_in)
+    assert output.shape == (len(X), n_outputs) and output.dtype == dtype
+    np.testing.assert_allclose(
+        output.reshape(model.predict(X_in).shape), model.predict(X_in), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [
+        np.array([0.0, 1.0, 2.0]),
+        np.array([0.0, 1.0], dtype=np.float32),
+        np.array([False, True]),
+        np.array([3, 7], dtype=np.int32),
+        np.array([1, 2, 4], dtype=np.uint8),
+        np.array(["a", "b", "c"]),
+    ],
+    ids=lambda classes: classes.dtype.name,
+)
+def test_labels_have_predicts_values_and_dtype(classes):
+    y = classes[np.digitize(X[:, 0], [-0.5, 0.5]) % len(classes)]
+    model = BackpropClassifier(max_iter=30, random_state=0).fit(X, y)
+    label, _ = _run(model, X, zipmap=False)
+    expected = model.predict(X)
+    assert label.dtype == (object if expected.dtype.kind == "U" else expected.dtype)
+    np.testing.assert_array_equal(label, expected)
+
+
+@pytest.mark.parametrize("model", [BackpropClassifier(), BackpropRegressor()], ids=repr)
+def test_exporting_an_unfitted_model_raises_not_fitted(model):
+    with pytest.raises(NotFittedError):
+        to_onnx(model, X[:1])
+    with pytest.raises(NotFittedError):
+        to_onnx(make_pipeline(StandardScaler().fit(X), model), X[:1])
 
 
 def test_float64_model_and_input_and_a_pipeline():
