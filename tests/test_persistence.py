@@ -1,16 +1,22 @@
 """Safe persistence with skops (extra skbackprop[skops]) and joblib."""
 
+import os
 import warnings
 
 import joblib
 import numpy as np
 import pytest
-import skops.io as sio
 from sklearn.datasets import load_iris
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skbackprop import BackpropClassifier, BackpropRegressor
 
+sio = pytest.importorskip("skops.io", reason="needs the skops extra")
+
 X, y = load_iris(return_X_y=True)
+# The recipe of the README, the user guide and examples/persistence_and_onnx.py.
+OURS = ["skbackprop._estimators.BackpropClassifier", "skbackprop._estimators.BackpropRegressor"]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +38,7 @@ def test_skops_round_trip_trusts_only_our_own_classes(model, target, tmp_path):
     sio.dump(model, path)
     untrusted = sio.get_untrusted_types(file=path)
     assert untrusted == [f"skbackprop._estimators.{type(model).__name__}"]
-    restored = sio.load(path, trusted=untrusted)
+    restored = sio.load(path, trusted=OURS)
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
     # The solver state came along: training goes on exactly where it stopped.
     if not model.early_stopping:
@@ -49,3 +55,18 @@ def test_joblib_round_trip(tmp_path):
     joblib.dump(model, tmp_path / "model.joblib")
     restored = joblib.load(tmp_path / "model.joblib")
     np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_skops_recipe_refuses_a_file_with_a_smuggled_function(pipeline, tmp_path):
+    tampered = BackpropClassifier(max_iter=5, scoring=os.system, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tampered.fit(X, y)
+    if pipeline:
+        tampered = make_pipeline(StandardScaler().fit(X), tampered)
+    path = tmp_path / "tampered.skops"
+    sio.dump(tampered, path)
+    assert "posix.system" in sio.get_untrusted_types(file=path) or os.name != "posix"
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException, match="system"):
+        sio.load(path, trusted=OURS)
