@@ -75,7 +75,8 @@ validation_fraction : float, default=0.1
     Share of the training data held out by ``early_stopping``, in (0, 1).
 
 n_iter_no_change : int, default=10
-    Epochs without improvement by ``tol`` before training stops.
+    Epochs without improvement by ``tol`` before training stops (scikit-learn's
+    MLP stops one epoch later, after ``n_iter_no_change + 1``).
 
 tol : float, default=1e-4
     Improvement that counts: without early stopping, of the training loss;
@@ -104,7 +105,10 @@ random_state : int, RandomState instance or None, default=None
 
 verbose : int, default=0
     If ``>= 1``, print one line per epoch: its number, the loss, the
-    validation score (with early stopping) and the seconds it took.
+    validation score (with early stopping) and the seconds it took; and
+    at the end, which rule stopped training (``tol`` reached, no
+    validation improvement, ``max_iter``, an interrupt) and which epoch's
+    weights were kept.
 
 warm_start : bool, default=False
     Start fit from the weights of the previous fit instead of new random
@@ -114,7 +118,10 @@ warm_start : bool, default=False
 
 ATTRIBUTES = """\
 loss_ : float
-    The objective (mean data loss plus penalties) at the end of the last epoch.
+    The objective (data loss plus penalties) over the last epoch, as
+    scikit-learn's MLP reports it: each batch's value at the weights before
+    its step, averaged over the epoch's batches (by rows or sample weights).
+    With one full batch, the objective at the weights the epoch started from.
 
 loss_curve_ : list of float
     ``loss_`` after every epoch (accumulated over ``warm_start`` fits and
