@@ -4,6 +4,9 @@ import warnings
 
 import numpy as np
 import pytest
+
+pytest.importorskip("sklearn.callback", reason="needs scikit-learn >= 1.9 (its callback API)")
+
 from sklearn.callback import ScoringMonitor
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning

@@ -8,13 +8,13 @@ import pytest
 onnxruntime = pytest.importorskip("onnxruntime", reason="needs the onnx extra")
 skl2onnx = pytest.importorskip("skl2onnx", reason="needs the onnx extra")
 
-from skl2onnx import to_onnx  # noqa: E402
-from sklearn.exceptions import NotFittedError  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from skl2onnx import to_onnx
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from skbackprop import BackpropClassifier, BackpropRegressor  # noqa: E402
-from skbackprop.onnx import register_converters  # noqa: E402
+from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop.onnx import register_converters
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu"]
 rng = np.random.default_rng(0)

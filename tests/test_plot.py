@@ -3,16 +3,17 @@
 import sys
 import warnings
 
-import matplotlib
 import numpy as np
 import pytest
+
+matplotlib = pytest.importorskip("matplotlib", reason="needs the plot extra")
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
 from skbackprop import BackpropClassifier, GradientFlowDisplay, TrainingCurveDisplay
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 X, y = make_classification(n_samples=200, n_features=6, random_state=0)
 

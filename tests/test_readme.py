@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import missing_modules
 from sklearn.exceptions import ConvergenceWarning
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,9 @@ def test_the_readme_has_python_blocks_to_run():
 
 @pytest.mark.parametrize("path, index, code", BLOCKS)
 def test_code_block_runs_as_written(path, index, code, tmp_path, monkeypatch, capsys):
+    missing = missing_modules(code)
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (an optional extra)")
     # Each block on its own, in an empty folder, as a reader pasting it would run it.
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():

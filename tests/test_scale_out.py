@@ -5,10 +5,14 @@ These need the extra skbackprop[dask]; the test extra installs it.
 
 import warnings
 
-import dask.array as da
 import joblib
 import numpy as np
 import pytest
+
+for _module in ("dask.array", "distributed", "dask_ml"):
+    pytest.importorskip(_module, reason="needs the dask extra")
+
+import dask.array as da
 from dask_ml.wrappers import Incremental
 from distributed import Client, LocalCluster, get_task_stream
 from sklearn.datasets import make_classification, make_regression

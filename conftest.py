@@ -1,3 +1,6 @@
+"""Collection rules for the whole suite: tests/ and the docstring examples in skbackprop/."""
+
+import importlib.util
 import os
 
 # scikit-learn's check_array_api_input (run through parametrize_with_checks) needs
@@ -6,3 +9,8 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 # Plots render off screen (the docstring examples draw figures too).
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Docstring examples of optional parts run only where their extra is installed.
+collect_ignore = []
+if importlib.util.find_spec("matplotlib") is None:
+    collect_ignore.append("skbackprop/_plot.py")
