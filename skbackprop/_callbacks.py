@@ -6,6 +6,7 @@ callback whose ``on_fit_task_end`` returns True stops training after that
 epoch. The training core knows nothing of this: it calls ``EpochHooks``.
 """
 
+import contextlib
 import os
 import sys
 
@@ -64,3 +65,22 @@ class EpochHooks:
             **self.data,
         )
         return bool(stop)
+
+
+@contextlib.contextmanager
+def fit_task(estimator, task_name, X, y, sample_weight, max_epochs, fitted_attributes):
+    """The fit as a callback task: yields the trainer's hooks, ends the task on success.
+
+    Yields None where scikit-learn has no callback API. ``fitted_attributes``
+    is as for :class:`EpochHooks`.
+    """
+    if not HAVE_CALLBACKS:
+        yield None
+        return
+    context = estimator._init_callback_context(task_name=task_name, max_subtasks=max_epochs)
+    metadata = {"sample_weight": sample_weight}
+    context.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
+    yield EpochHooks(estimator, context, X, y, metadata, fitted_attributes)
+    context.call_on_fit_task_end(
+        estimator=estimator, X=X, y=y, metadata=metadata, reconstruction_attributes={}
+    )

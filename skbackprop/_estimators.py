@@ -32,17 +32,11 @@ from sklearn.utils.validation import (
 
 from . import _docs, _warnings
 from ._activations import HIDDEN_ACTIVATIONS
-from ._callbacks import (
-    CALLBACK_STATE,
-    HAVE_CALLBACKS,
-    CallbackSupportMixin,
-    EpochHooks,
-    with_callbacks,
-)
+from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_callbacks
 from ._losses import LOSSES
 from ._network import Network
-from ._solvers import Adam, Momentum, Sgd
-from ._training import History, Trainer, _CtrlC
+from ._solvers import SOLVERS, make_solver
+from ._training import History, Trainer, TrainingData, _CtrlC
 
 AUTO_BATCH_SIZE = 200
 
@@ -106,7 +100,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions({"sgd", "momentum", "adam"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -285,70 +279,39 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "partial_fit does not support early_stopping=True: there is no "
                 "held-out data in a single pass. Use fit, or set early_stopping=False."
             )
-        fitted = hasattr(self, "coefs_")
-        first_call = not fitted or not (self.warm_start or incremental)
-        X, y, Y, sample_weight = self._training_data(
-            X, y, sample_weight, first_call, incremental, classes
-        )
-        if sample_weight is not None and not sample_weight.sum() > 0:
-            raise ValueError(
-                "The effective sample weights (sample_weight times class_weight) sum to "
-                "zero: at least one sample must carry a positive weight."
-            )
-        layer_sizes = [X.shape[1], *hidden, Y.shape[1]]
-        if not first_call and [c.shape[0] for c in self.coefs_] + [Y.shape[1]] != layer_sizes:
-            raise ValueError(
-                "warm_start and partial_fit need the same hidden_layer_sizes and "
-                "outputs as the previous fit; refit with warm_start=False to change them."
-            )
-
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        history = self._history(first_call)
+        continued = hasattr(self, "coefs_") and (self.warm_start or incremental)
+        data = self._training_data(X, y, sample_weight, not continued, incremental, classes)
+        seed = self._seed()
+        history = self._history(continued)
         # Seeding by the epochs already run gives each continued call its own stream.
         rng = np.random.default_rng([seed, len(history.loss_curve)])
-        network = Network(layer_sizes, self.activation, self._output_activation(), X.dtype, dropout)
-        if first_call:
-            network.initialize(rng)
-        else:
-            network.set_parameters(self.coefs_, self.intercepts_)
-        solver = self._make_solver(network.params)
-        if incremental and fitted and self._solver_state["solver"] == self.solver:
-            solver.set_state(self._solver_state["state"])
-
-        trainer, rows = self._make_trainer(X, Y, y, sample_weight, network, solver, rng, seed)
+        network = self._network_to_train(data, hidden, dropout, continued, rng)
+        solver = self._solver_to_train(resume=incremental and continued)
         max_epochs = 1 if incremental else self.max_iter
-        context = self._begin_callbacks(X, y, sample_weight, incremental, max_epochs)
-        if context is not None:
-            trainer.hooks = EpochHooks(
-                self,
-                context,
-                X,
-                y,
-                {"sample_weight": sample_weight},
-                lambda: _network_attributes(network, copy=True),
-            )
-        with _CtrlC() as ctrl_c:
-            n_epochs, stopped = trainer.run(
-                X, Y, sample_weight, max_epochs, history, rows, ctrl_c=ctrl_c
-            )
-            # Training is over: a Ctrl-C now must not leave a half-stored model.
-            with ctrl_c.holding():
-                self._store_fitted(network, solver, history, n_epochs, incremental and fitted)
-        if not incremental and not stopped and n_epochs == self.max_iter:
-            _warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-            )
-        if context is not None:
-            context.call_on_fit_task_end(
-                estimator=self,
-                X=X,
-                y=y,
-                metadata={"sample_weight": sample_weight},
-                reconstruction_attributes={},
-            )
+        task = "partial_fit" if incremental else "fit"
+        snapshot = functools.partial(_network_attributes, network, copy=True)
+        with fit_task(
+            self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
+        ) as hooks:
+            trainer = self._trainer(network, solver, data, rng, seed, hooks)
+            with _CtrlC() as ctrl_c:
+                n_epochs, stopped = trainer.run(data, max_epochs, history, ctrl_c=ctrl_c)
+                # Training is over: a Ctrl-C now must not leave a half-stored model.
+                with ctrl_c.holding():
+                    self._store_fitted(
+                        network, solver, history, n_epochs, incremental and continued
+                    )
+            if not incremental and not stopped and n_epochs == self.max_iter:
+                _warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                    "the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
         return self
+
+    def _seed(self):
+        """The int seed of this fit: weights, shuffling, dropout and the validation split."""
+        return check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
 
     def _training_data(self, X, y, sample_weight, first_call, incremental, classes):
         """Validated X, checked y, its float encoding Y, and the weights training uses."""
@@ -371,23 +334,59 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         y, Y = self._encode_targets(y, first_call, incremental, classes)
         sample_weight = self._weigh_samples(y, sample_weight, incremental, X.dtype)
-        return X, y, Y.astype(X.dtype, copy=False), sample_weight
-
-    def _make_trainer(self, X, Y, y, sample_weight, network, solver, rng, seed):
-        """The trainer, and the training rows (None for all) once validation rows are held out."""
-        rows, validation_data, validation_score = None, None, None
-        # The penalty is divided by the size of the data given to fit, validation part included.
-        penalty_scale = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        if self.early_stopping:
-            rows, validation_data, validation_score = self._split_validation(
-                X, Y, y, sample_weight, network, seed
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError(
+                "The effective sample weights (sample_weight times class_weight) sum to "
+                "zero: at least one sample must carry a positive weight."
             )
-        n_train = X.shape[0] if rows is None else len(rows)
-        trainer = Trainer(
+        return TrainingData(X, Y.astype(X.dtype, copy=False), sample_weight, y=y)
+
+    def _history(self, continued):
+        """The training history to continue: empty on a first call."""
+        if continued:
+            # Stored as plain values (see _store_fitted) so that skops loads them.
+            history = History(**copy.deepcopy(self._training_history))
+        else:
+            history = History()
+        if self.early_stopping and history.validation_scores is None:
+            history.validation_scores, history.validation_losses = [], []
+        return history
+
+    def _network_to_train(self, data, hidden, dropout, continued, rng):
+        """A new network of random weights, or (continued) one holding the fitted weights."""
+        layer_sizes = [data.X.shape[1], *hidden, data.Y.shape[1]]
+        output_activation = self._output_activation()
+        network = Network(layer_sizes, self.activation, output_activation, data.X.dtype, dropout)
+        if not continued:
+            return network.initialize(rng)
+        if [c.shape[0] for c in self.coefs_] + [data.Y.shape[1]] != layer_sizes:
+            raise ValueError(
+                "warm_start and partial_fit need the same hidden_layer_sizes and "
+                "outputs as the previous fit; refit with warm_start=False to change them."
+            )
+        return network.set_parameters(self.coefs_, self.intercepts_)
+
+    def _solver_to_train(self, resume):
+        """The solver; ``resume`` (partial_fit) continues the previous call's state."""
+        solver = make_solver(self.solver, **self.get_params())
+        if resume and self._solver_state["solver"] == self.solver:
+            solver.set_state(self._solver_state["state"])
+        return solver
+
+    def _trainer(self, network, solver, data, rng, seed, hooks):
+        """The trainer; with early stopping it also holds out the validation rows of ``data``."""
+        validation_data, validation_score = None, None
+        # The penalty is divided by the size of the data given to fit, validation part included.
+        penalty_scale = data.total_weight
+        if self.early_stopping:
+            data.rows, validation_data, validation_score = self._split_validation(
+                data, network, seed
+            )
+        return Trainer(
             network,
             LOSSES[network.output_activation],
             solver,
-            batch_size=self._batch_size(n_train),
+            batch_size=self._batch_size(data.n_rows),
             l1=self.l1,
             l2=self.l2,
             penalty_scale=penalty_scale,
@@ -398,66 +397,35 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             validation_data=validation_data,
             validation_score=validation_score,
             clip_gradient_norm=self.clip_gradient_norm,
+            hooks=hooks,
             verbose=self.verbose,
         )
-        return trainer, rows
 
-    def _begin_callbacks(self, X, y, sample_weight, incremental, max_epochs):
-        """Open the fit's callback task (one subtask per epoch), if callbacks are supported."""
-        if not HAVE_CALLBACKS:
-            return None
-        context = self._init_callback_context(
-            task_name="partial_fit" if incremental else "fit", max_subtasks=max_epochs
+    def _validation_rows(self, y, seed):
+        """``(train, validation)`` row indices of early stopping's split, for ``seed``."""
+        stratify = y if is_classifier(self) and y.ndim == 1 else None
+        train, validation = train_test_split(
+            np.arange(len(y)),
+            test_size=self.validation_fraction,
+            random_state=seed,
+            stratify=stratify,
         )
-        context.call_on_fit_task_begin(
-            estimator=self, X=X, y=y, metadata={"sample_weight": sample_weight}
-        )
-        return context
+        return np.sort(train), validation
 
-    def _history(self, first_call):
-        """The training history to continue: empty on a first call."""
-        if first_call:
-            history = History()
-        else:
-            # Stored as plain values (see _store_fitted) so that skops loads them.
-            history = History(**copy.deepcopy(self._training_history))
-        if self.early_stopping and history.validation_scores is None:
-            history.validation_scores, history.validation_losses = [], []
-        return history
-
-    def _make_solver(self, params):
-        if self.solver == "adam":
-            return Adam(params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-        if self.solver == "momentum":
-            return Momentum(
-                params,
-                self.learning_rate_init,
-                self.learning_rate,
-                self.power_t,
-                self.momentum,
-                self.nesterovs_momentum,
-            )
-        return Sgd(params, self.learning_rate_init, self.learning_rate, self.power_t)
-
-    def _split_validation(self, X, Y, y, sample_weight, network, seed):
+    def _split_validation(self, data, network, seed):
         """Hold out ``validation_fraction`` of the rows.
 
         Returns the training rows (indices, so X is not copied), the held-out
         ``(X, Y, sample_weight)`` and the callable scoring the network on them.
         """
-        stratify = y if is_classifier(self) and y.ndim == 1 else None
-        train, val = train_test_split(
-            np.arange(X.shape[0]),
-            test_size=self.validation_fraction,
-            random_state=seed,
-            stratify=stratify,
-        )
+        train, val = self._validation_rows(data.y, seed)
         if len(val) < 2:
             raise ValueError(
                 f"The validation set is too small ({len(val)} rows): increase "
                 "validation_fraction or pass more data, or set early_stopping=False."
             )
-        X_val, Y_val, y_val = X[val], Y[val], y[val]
+        X_val, Y_val, y_val = data.X[val], data.Y[val], data.y[val]
+        sample_weight = data.sample_weight
         w_val = None if sample_weight is None else sample_weight[val]
         if sample_weight is not None and not (sample_weight[train].sum() > 0 < w_val.sum()):
             raise ValueError(
@@ -477,7 +445,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 return scorer(current, X_val, y_val)
             return scorer(current, X_val, y_val, sample_weight=w_val)
 
-        return np.sort(train), (X_val, Y_val, w_val), validation_score
+        return train, (X_val, Y_val, w_val), validation_score
 
     def _with_network(self, network):
         """A shallow copy of this estimator predicting with ``network``'s current weights.

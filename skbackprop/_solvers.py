@@ -1,8 +1,11 @@
-"""Solvers: ``step(grads)`` updates the flat parameter buffer in place.
+"""Solvers: ``step(params, grads)`` updates the flat parameter buffer in place.
 
 Each solver works on the whole network at once (``params`` and ``grads`` are
-the flat buffers of :class:`skbackprop._network.Network`) and keeps its
-state in arrays made once, so a step allocates nothing.
+the flat buffers of :class:`skbackprop._network.Network`). It makes its state
+arrays (moments, velocity, a scratch buffer) on its first step, sized like
+``params``, and reuses them: a step allocates nothing. Everything a solver
+remembers between steps is in ``get_state()``, so training can roll back to
+an earlier epoch or continue in a later ``partial_fit`` exactly.
 
 Learning-rate schedules (``sgd`` and ``momentum``), as scikit-learn's MLP
 defines them:
@@ -10,15 +13,43 @@ defines them:
 - ``constant``: ``lr = learning_rate_init``;
 - ``invscaling``: after each epoch ``lr = learning_rate_init / (t + 1)**power_t``
   with ``t`` the number of samples seen;
-- ``adaptive``: when the stopping rule fires, ``lr /= 5`` and training goes
-  on, until ``lr`` falls below 1e-6.
+- ``adaptive``: when the loss reaches a plateau, ``lr /= 5`` and training
+  goes on, until ``lr`` falls below 1e-6.
+
+To add a solver: a class here with ``step``, ``get_state`` and
+``set_state`` (subclass :class:`Sgd` for the schedules), an entry in
+``SOLVERS``, and its hand-worked test in ``tests/test_solvers.py``;
+``make_solver`` passes it the estimator's parameters its ``__init__`` names.
 """
 
+import inspect
 import math
+from typing import Protocol
 
 import numpy as np
 
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+
+
+class Solver(Protocol):
+    """What the training loop asks of a solver."""
+
+    learning_rate: float
+
+    def step(self, params, grads):
+        """Update ``params`` in place from ``grads``; reads ``grads`` only."""
+
+    def end_epoch(self, samples_seen):
+        """Adjust the learning rate after an epoch (schedules)."""
+
+    def lower_learning_rate_on_plateau(self):
+        """Called when the loss stops improving: True if it lowered the rate, False to stop."""
+
+    def get_state(self):
+        """Everything the solver remembers, as plain values and array copies."""
+
+    def set_state(self, state):
+        """Continue from a ``get_state()`` of a solver of the same kind and size."""
 
 
 class Sgd:
@@ -27,77 +58,89 @@ class Sgd:
     # Hyper-parameters are kept as Python floats: a numpy float64 scalar would
     # make every in-place float32 update run through a slow casting loop.
 
-    def __init__(self, params, learning_rate_init, schedule="constant", power_t=0.5):
-        self.params = params
+    def __init__(self, learning_rate_init, learning_rate="constant", power_t=0.5):
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
-        self.schedule = schedule
+        self.schedule = learning_rate
         self.power_t = float(power_t)
+        self._scratch = None
+
+    def _make_state(self, params):
+        """State arrays shaped like ``params``, made once (before the first step)."""
         self._scratch = np.empty_like(params)
 
-    def step(self, grads):
+    def step(self, params, grads):
+        if self._scratch is None:
+            self._make_state(params)
         np.multiply(grads, self.learning_rate, out=self._scratch)
-        self.params -= self._scratch
+        params -= self._scratch
 
     def end_epoch(self, samples_seen):
         if self.schedule == "invscaling":
             self.learning_rate = self.learning_rate_init / (samples_seen + 1) ** self.power_t
 
-    def stalled(self):
-        """Called when the loss stalls; returns True if training should stop."""
+    def lower_learning_rate_on_plateau(self):
         if self.schedule != "adaptive" or self.learning_rate <= MIN_ADAPTIVE_LEARNING_RATE:
-            return True
+            return False
         self.learning_rate /= 5.0
-        return False
+        return True
 
     def get_state(self):
-        """The solver's state as plain values and arrays (for warm starts)."""
         return {"learning_rate": self.learning_rate}
 
     def set_state(self, state):
-        """Continue from a ``get_state()`` of a solver of the same kind and size."""
         self.learning_rate = float(state["learning_rate"])
 
 
 class Momentum(Sgd):
     """Heavy-ball momentum: ``v = momentum * v - lr * g; w += v``.
 
-    With ``nesterov=True`` the step looks ahead along the new velocity:
-    ``w += momentum * v - lr * g``.
+    With ``nesterovs_momentum=True`` the step looks ahead along the new
+    velocity: ``w += momentum * v - lr * g``.
     """
 
     def __init__(
         self,
-        params,
         learning_rate_init,
-        schedule="constant",
+        learning_rate="constant",
         power_t=0.5,
         momentum=0.9,
-        nesterov=True,
+        nesterovs_momentum=True,
     ):
-        super().__init__(params, learning_rate_init, schedule, power_t)
+        super().__init__(learning_rate_init, learning_rate, power_t)
         self.momentum = float(momentum)
-        self.nesterov = nesterov
-        self.velocity = np.zeros_like(params)
+        self.nesterov = nesterovs_momentum
+        self.velocity = None
 
-    def step(self, grads):
+    def _make_state(self, params):
+        super()._make_state(params)
+        if self.velocity is None:
+            self.velocity = np.zeros_like(params)
+
+    def step(self, params, grads):
+        if self._scratch is None:
+            self._make_state(params)
         lr_grads = np.multiply(grads, self.learning_rate, out=self._scratch)
         self.velocity *= self.momentum
         self.velocity -= lr_grads
         if self.nesterov:
             # w += momentum * v - lr * g, in two in-place passes.
-            self.params -= lr_grads
+            params -= lr_grads
             np.multiply(self.velocity, self.momentum, out=self._scratch)
-            self.params += self._scratch
+            params += self._scratch
         else:
-            self.params += self.velocity
+            params += self.velocity
 
     def get_state(self):
-        return {**super().get_state(), "velocity": self.velocity.copy()}
+        state = super().get_state()
+        if self.velocity is not None:
+            state["velocity"] = self.velocity.copy()
+        return state
 
     def set_state(self, state):
         super().set_state(state)
-        self.velocity[...] = state["velocity"]
+        if "velocity" in state:
+            self.velocity = np.array(state["velocity"], copy=True)
 
 
 class Adam(Sgd):
@@ -105,21 +148,26 @@ class Adam(Sgd):
 
     ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
     ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
-    The learning rate has no schedule and the solver stops when the loss stalls.
+    The learning rate has no schedule and training stops on a plateau.
 
     The moments are kept divided by ``1 - beta``: ``M = m / (1 - beta_1)``
     follows ``M = beta_1 M + g``, one pass over the parameters fewer than
     ``m``, and likewise ``V``; the constants move into the step.
     """
 
-    def __init__(self, params, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(params, learning_rate_init)
+    def __init__(self, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate_init)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
-        self._M = np.zeros_like(params)
-        self._V = np.zeros_like(params)
+        self._M = self._V = None
+
+    def _make_state(self, params):
+        super()._make_state(params)
+        if self._M is None:
+            self._M = np.zeros_like(params)
+            self._V = np.zeros_like(params)
 
     @property
     def first_moment(self):
@@ -129,7 +177,9 @@ class Adam(Sgd):
     def second_moment(self):
         return (1 - self.beta_2) * self._V
 
-    def step(self, grads):
+    def step(self, params, grads):
+        if self._scratch is None:
+            self._make_state(params)
         self.t += 1
         scratch, M, V = self._scratch, self._M, self._V
         M *= self.beta_1
@@ -150,18 +200,34 @@ class Adam(Sgd):
         scratch += self.epsilon / root
         np.divide(M, scratch, out=scratch)
         scratch *= step_size
-        self.params -= scratch
+        params -= scratch
+
+    def lower_learning_rate_on_plateau(self):
+        return False
 
     def get_state(self):
-        return {
-            **super().get_state(),
-            "t": self.t,
-            "M": self._M.copy(),
-            "V": self._V.copy(),
-        }
+        state = {**super().get_state(), "t": self.t}
+        if self._M is not None:
+            state.update(M=self._M.copy(), V=self._V.copy())
+        return state
 
     def set_state(self, state):
         super().set_state(state)
         self.t = int(state["t"])
-        self._M[...] = state["M"]
-        self._V[...] = state["V"]
+        if "M" in state:
+            self._M = np.array(state["M"], copy=True)
+            self._V = np.array(state["V"], copy=True)
+
+
+SOLVERS = {"sgd": Sgd, "momentum": Momentum, "adam": Adam}
+
+
+def make_solver(name, **settings):
+    """The solver called ``name``, given those of ``settings`` its ``__init__`` takes.
+
+    ``settings`` are the estimator's parameters (``learning_rate_init``,
+    ``momentum``, ``beta_1`` ...); each solver picks what it uses by name.
+    """
+    solver_class = SOLVERS[name]
+    accepted = inspect.signature(solver_class.__init__).parameters
+    return solver_class(**{key: value for key, value in settings.items() if key in accepted})

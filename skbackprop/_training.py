@@ -47,6 +47,36 @@ NON_FINITE_MESSAGE = (
 
 
 @dataclass
+class TrainingData:
+    """The data of one fit: the rows training sees, and what the caller keeps with them.
+
+    ``X`` (dense or CSR) and ``Y``, the targets as the loss reads them (one
+    float column per output), share their dtype. ``rows`` restricts training
+    to those row indices (the others held out for validation) without copying
+    X. ``y`` is the targets as the caller gave them (class labels, say), kept
+    for scoring; training never reads it.
+    """
+
+    X: object
+    Y: np.ndarray
+    sample_weight: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    y: np.ndarray | None = None
+
+    @property
+    def n_rows(self):
+        """The number of rows training sees."""
+        return self.X.shape[0] if self.rows is None else len(self.rows)
+
+    @property
+    def total_weight(self):
+        """Every row's weight summed (all rows, held-out ones included): the penalty's ``n``."""
+        if self.sample_weight is None:
+            return float(self.X.shape[0])
+        return float(self.sample_weight.sum())
+
+
+@dataclass
 class History:
     """What training remembers across calls, as plain values."""
 
@@ -173,11 +203,11 @@ class Trainer:
         self._flat_weight_grads = [grad.reshape(-1) for grad in network.grad_coefs]
         self._gradient_rms_sums = [0.0] * len(network.coefs)
 
-    def run(self, X, Y, sample_weight, max_epochs, history, rows=None, ctrl_c=None):
-        """Train for at most ``max_epochs`` epochs, updating ``history`` in place.
+    def run(self, data, max_epochs, history, ctrl_c=None):
+        """Train on ``data`` for at most ``max_epochs`` epochs, updating ``history`` in place.
 
-        ``rows`` (indices) restricts training to those rows of X; ``ctrl_c`` is
-        the caller's open :class:`_CtrlC`, if any. Returns ``(n_epochs,
+        ``data`` is a :class:`TrainingData`; ``ctrl_c`` is the caller's open
+        :class:`_CtrlC`, if any. Returns ``(n_epochs,
         stopped)``: the epochs completed and whether training ended before
         ``max_epochs``; ``self.stop_reason`` says why.
 
@@ -189,7 +219,13 @@ class Trainer:
         non-finite loss, penalty or weight raises ``ValueError``.
         """
         batches = _Batches(
-            X, Y, sample_weight, self.batch_size, self.shuffle, self.network.dtype, rows
+            data.X,
+            data.Y,
+            data.sample_weight,
+            self.batch_size,
+            self.shuffle,
+            self.network.dtype,
+            data.rows,
         )
         last = _Snapshot(self.network, self.solver)
         kept = last if self.validation_score is None else _Snapshot(self.network, self.solver)
@@ -268,7 +304,7 @@ class Trainer:
             self._record_gradient_norms()
             if self.clip_gradient_norm is not None:
                 self._clip_gradient()
-            self.solver.step(self.network.grads)
+            self.solver.step(self.network.params, self.network.grads)
             total_loss += batch_loss * batch_weight
         params = self.network.params
         # Huge but finite weights (their squares overflow) have diverged too.
@@ -377,7 +413,7 @@ class Trainer:
                 f"{watched} did not improve more than tol={self.tol} for "
                 f"{self.n_iter_no_change} consecutive epochs"
             )
-            if self.solver.stalled():
+            if not self.solver.lower_learning_rate_on_plateau():
                 self.stop_reason = reason
             else:
                 history.no_improvement_count = 0

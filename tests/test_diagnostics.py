@@ -7,9 +7,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
 
 from skbackprop import BackpropClassifier, BackpropRegressor
 
@@ -26,10 +24,7 @@ def _fit(model, *args, **kwargs):
 
 
 def _held_out(model):
-    seed = check_random_state(model.random_state).randint(np.iinfo(np.int32).max)
-    _, val = train_test_split(
-        np.arange(len(X)), test_size=model.validation_fraction, random_state=seed, stratify=y
-    )
+    _, val = model._validation_rows(y, model._seed())
     return X[val], y[val]
 
 

@@ -198,18 +198,8 @@ def test_early_stopping_restores_the_best_weights(classification):
     best_epoch = int(np.argmax(scores))
     assert best_epoch < model.n_iter_ - 1
     # Re-score the held-out part: same split (random_state), restored weights.
-    from sklearn.model_selection import train_test_split
-
-    _, val = train_test_split(
-        np.arange(len(X)), test_size=0.1, random_state=_seed(model), stratify=y
-    )
+    _, val = model._validation_rows(y, model._seed())
     assert model.score(X[val], y[val]) == pytest.approx(model.best_validation_score_)
-
-
-def _seed(model):
-    from sklearn.utils import check_random_state
-
-    return check_random_state(model.random_state).randint(np.iinfo(np.int32).max)
 
 
 def test_early_stopping_validation_split_is_stratified():

@@ -28,7 +28,7 @@ def _trainer(network, l1, l2, n):
     return Trainer(
         network,
         LOSSES[network.output_activation],
-        Sgd(network.params, 0.1),
+        Sgd(0.1),
         batch_size=n,
         l1=l1,
         l2=l2,

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from skbackprop._solvers import MIN_ADAPTIVE_LEARNING_RATE, Adam, Momentum, Sgd
+from skbackprop._solvers import (
+    MIN_ADAPTIVE_LEARNING_RATE,
+    SOLVERS,
+    Adam,
+    Momentum,
+    Sgd,
+    make_solver,
+)
 
 W0 = np.array([1.0, -2.0, 0.5])
 G1 = np.array([0.5, -1.0, 2.0])
@@ -12,18 +19,18 @@ G2 = np.array([-1.0, 0.25, 1.0])
 
 def test_sgd_step():
     params = W0.copy()
-    Sgd(params, 0.1).step(G1)
+    Sgd(0.1).step(params, G1)
     # w - lr * g
     np.testing.assert_allclose(params, [0.95, -1.9, 0.3])
 
 
 def test_momentum_step_classical():
     params = W0.copy()
-    solver = Momentum(params, 0.1, momentum=0.9, nesterov=False)
-    solver.step(G1)
+    solver = Momentum(0.1, momentum=0.9, nesterovs_momentum=False)
+    solver.step(params, G1)
     # v1 = -lr g1 = [-0.05, 0.1, -0.2]; w1 = w0 + v1
     np.testing.assert_allclose(params, [0.95, -1.9, 0.3])
-    solver.step(G2)
+    solver.step(params, G2)
     # v2 = 0.9 v1 - 0.1 g2 = [-0.045 + 0.1, 0.09 - 0.025, -0.18 - 0.1] = [0.055, 0.065, -0.28]
     np.testing.assert_allclose(solver.velocity, [0.055, 0.065, -0.28])
     np.testing.assert_allclose(params, [1.005, -1.835, 0.02])
@@ -31,11 +38,11 @@ def test_momentum_step_classical():
 
 def test_momentum_step_nesterov():
     params = W0.copy()
-    solver = Momentum(params, 0.1, momentum=0.9, nesterov=True)
-    solver.step(G1)
+    solver = Momentum(0.1, momentum=0.9, nesterovs_momentum=True)
+    solver.step(params, G1)
     # v1 = [-0.05, 0.1, -0.2]; w1 = w0 + 0.9 v1 - 0.1 g1
     np.testing.assert_allclose(params, [0.905, -1.81, 0.12])
-    solver.step(G2)
+    solver.step(params, G2)
     # v2 = [0.055, 0.065, -0.28]; w2 = w1 + 0.9 v2 - 0.1 g2
     np.testing.assert_allclose(
         params, [0.905 + 0.0495 + 0.1, -1.81 + 0.0585 - 0.025, 0.12 - 0.252 - 0.1]
@@ -45,8 +52,8 @@ def test_momentum_step_nesterov():
 def test_adam_steps():
     params = W0.copy()
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
-    solver = Adam(params, lr, b1, b2, eps)
-    solver.step(G1)
+    solver = Adam(lr, b1, b2, eps)
+    solver.step(params, G1)
     # t = 1: m = 0.1 g, v = 0.001 g^2, step = lr sqrt(1 - b2) / (1 - b1) = lr * sqrt(0.001) / 0.1
     # m / (sqrt(v) + eps) = 0.1 g / (sqrt(0.001) |g| + eps)
     m1, v1 = 0.1 * G1, 0.001 * G1**2
@@ -54,7 +61,7 @@ def test_adam_steps():
     np.testing.assert_allclose(params, expected, rtol=1e-12)
     # Bias correction makes the first step lr * sign(g) (up to epsilon).
     np.testing.assert_allclose(W0 - params, lr * np.sign(G1), rtol=1e-6)
-    solver.step(G2)
+    solver.step(params, G2)
     m2 = b1 * m1 + (1 - b1) * G2
     v2 = b2 * v1 + (1 - b2) * G2**2
     step = lr * np.sqrt(1 - b2**2) / (1 - b1**2)
@@ -64,49 +71,73 @@ def test_adam_steps():
     assert solver.t == 2
 
 
-def test_steps_update_the_buffer_in_place():
-    for solver_class in (Sgd, Momentum, Adam):
-        params = W0.copy()
-        solver = solver_class(params, 0.1)
-        solver.step(G1)
-        assert solver.params is params
-        assert not np.array_equal(params, W0)
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_a_step_updates_params_in_place_and_reads_grads_only(name):
+    params, grads = W0.copy(), G1.copy()
+    view = params[:]
+    make_solver(name, learning_rate_init=0.1).step(params, grads)
+    # The first step of every solver here moves each weight against its gradient.
+    assert (np.sign(view - W0) == -np.sign(G1)).all()
+    np.testing.assert_array_equal(grads, G1)
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_make_solver_takes_the_hyper_parameters_each_solver_names(name):
+    settings = dict(
+        learning_rate_init=0.2,
+        learning_rate="invscaling",
+        power_t=0.25,
+        momentum=0.5,
+        nesterovs_momentum=False,
+        beta_1=0.8,
+        beta_2=0.99,
+        epsilon=1e-6,
+        hidden_layer_sizes=(3,),  # not a solver's: ignored
+    )
+    solver = make_solver(name, **settings)
+    assert type(solver) is SOLVERS[name] and solver.learning_rate == 0.2
+    expected = {
+        "sgd": dict(schedule="invscaling", power_t=0.25),
+        "momentum": dict(schedule="invscaling", power_t=0.25, momentum=0.5, nesterov=False),
+        "adam": dict(beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+    }[name]
+    assert {key: getattr(solver, key) for key in expected} == expected
 
 
 def test_invscaling_schedule():
-    solver = Sgd(W0.copy(), 0.1, schedule="invscaling", power_t=0.5)
+    solver = Sgd(0.1, learning_rate="invscaling", power_t=0.5)
     solver.end_epoch(samples_seen=99)
     assert solver.learning_rate == pytest.approx(0.1 / 100**0.5)
 
 
-def test_constant_schedule_stops_on_stall():
-    solver = Momentum(W0.copy(), 0.1, schedule="constant")
+def test_constant_schedule_stops_on_a_plateau():
+    solver = Momentum(0.1, learning_rate="constant")
     solver.end_epoch(samples_seen=1000)
     assert solver.learning_rate == 0.1
-    assert solver.stalled()
+    assert not solver.lower_learning_rate_on_plateau()
 
 
 def test_adaptive_schedule_divides_by_five_then_stops():
-    solver = Sgd(W0.copy(), 1e-5, schedule="adaptive")
-    assert not solver.stalled()
+    solver = Sgd(1e-5, learning_rate="adaptive")
+    assert solver.lower_learning_rate_on_plateau()
     assert solver.learning_rate == pytest.approx(2e-6)
-    assert not solver.stalled()
+    assert solver.lower_learning_rate_on_plateau()
     assert solver.learning_rate == pytest.approx(4e-7)
     assert solver.learning_rate < MIN_ADAPTIVE_LEARNING_RATE
-    assert solver.stalled()
+    assert not solver.lower_learning_rate_on_plateau()
 
 
-def test_adam_stops_on_stall():
-    assert Adam(W0.copy(), 0.1).stalled()
+def test_adam_stops_on_a_plateau():
+    assert not Adam(0.1).lower_learning_rate_on_plateau()
 
 
 def test_state_round_trip_continues_identically():
     params_a = W0.copy()
-    solver_a = Adam(params_a, 0.01)
-    solver_a.step(G1)
+    solver_a = Adam(0.01)
+    solver_a.step(params_a, G1)
     params_b = params_a.copy()
-    solver_b = Adam(params_b, 0.01)
+    solver_b = Adam(0.01)
     solver_b.set_state(solver_a.get_state())
-    solver_a.step(G2)
-    solver_b.step(G2)
+    solver_a.step(params_a, G2)
+    solver_b.step(params_b, G2)
     np.testing.assert_array_equal(params_a, params_b)

@@ -9,7 +9,7 @@ import pytest
 from skbackprop._losses import LOSSES
 from skbackprop._network import Network
 from skbackprop._solvers import Adam, Momentum, Sgd
-from skbackprop._training import History, Trainer, _Batches, _CtrlC
+from skbackprop._training import History, Trainer, TrainingData, _Batches, _CtrlC
 
 
 def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, solver=Sgd, **kwargs):
@@ -20,7 +20,7 @@ def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, solver=Sgd, **kw
     trainer = Trainer(
         network,
         LOSSES["softmax"],
-        solver(network.params, lr),
+        solver(lr),
         batch_size=batch_size,
         l1=l1,
         l2=l2,
@@ -95,7 +95,7 @@ def test_sample_weight_scales_sum_to_one_per_batch_and_zero_batches_are_safe():
 def test_history_and_stopping_rule():
     X, Y, network, trainer = _setup(tol=1e9, n_iter_no_change=3)
     history = History()
-    n_epochs, stopped = trainer.run(X, Y, None, max_epochs=50, history=history)
+    n_epochs, stopped = trainer.run(TrainingData(X, Y), max_epochs=50, history=history)
     # Epoch 1 improves on nothing; epochs 2-4 fail to improve by tol: stop.
     assert (n_epochs, stopped) == (4, True)
     assert len(history.loss_curve) == 4 and history.samples_seen == 4 * len(X)
@@ -105,7 +105,7 @@ def test_history_and_stopping_rule():
 def test_loss_decreases_with_plain_gradient_descent():
     X, Y, network, trainer = _setup(batch_size=60, lr=0.5)
     history = History()
-    trainer.run(X, Y, None, max_epochs=30, history=history)
+    trainer.run(TrainingData(X, Y), max_epochs=30, history=history)
     assert all(b < a for a, b in zip(history.loss_curve, history.loss_curve[1:], strict=False))
 
 
@@ -117,7 +117,7 @@ def test_divergence_raises_with_advice():
     trainer = Trainer(
         network,
         LOSSES["identity"],
-        Sgd(network.params, 1.0),
+        Sgd(1.0),
         batch_size=10,
         l1=0,
         l2=0,
@@ -128,7 +128,7 @@ def test_divergence_raises_with_advice():
         n_iter_no_change=100,
     )
     with pytest.raises(ValueError, match="non-finite.*learning_rate_init.*scale"):
-        trainer.run(X, Y, None, max_epochs=100, history=History())
+        trainer.run(TrainingData(X, Y), max_epochs=100, history=History())
 
 
 def test_validation_score_drives_stopping_and_best_weights_are_restored():
@@ -142,7 +142,7 @@ def test_validation_score_drives_stopping_and_best_weights_are_restored():
 
     trainer.validation_score = validation_score
     history = History(validation_scores=[])
-    n_epochs, stopped = trainer.run(X, Y, None, max_epochs=10, history=history)
+    n_epochs, stopped = trainer.run(TrainingData(X, Y), max_epochs=10, history=history)
     assert (n_epochs, stopped) == (4, True)
     assert history.validation_scores == [0.5, 0.9, 0.7, 0.6]
     assert history.best_validation_score == 0.9
@@ -160,7 +160,7 @@ def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weigh
     trainer = Trainer(
         network,
         LOSSES["softmax"],
-        solver(network.params, 0.01),
+        solver(0.01),
         batch_size=batch_size,
         l1=0.1,
         l2=0.1,
@@ -218,7 +218,7 @@ def test_a_full_batch_epoch_records_the_objective_before_its_step(l1, l2):
     X, Y, network, trainer = _setup(batch_size=60, l1=l1, l2=l2, lr=0.5)
     before = _objective(network, trainer, X, Y)
     history = History()
-    trainer.run(X, Y, None, max_epochs=1, history=history)
+    trainer.run(TrainingData(X, Y), max_epochs=1, history=history)
     after = _objective(network, trainer, X, Y)
     assert history.loss_curve[0] == pytest.approx(before, rel=1e-12)
     assert after < before - 1e-3
@@ -235,10 +235,10 @@ def test_mini_batch_loss_is_the_mean_of_each_batchs_objective_before_its_step():
         trainer.loss.output_delta(ws.output, Y[rows], 1 / 20, ws.output_delta)
         network.backward(X[rows], ws)
         expected.append(loss + trainer._add_penalty_gradient())
-        trainer.solver.step(network.grads)
+        trainer.solver.step(network.params, network.grads)
     network.params[...] = params
     history = History()
-    trainer.run(X, Y, None, max_epochs=1, history=history)
+    trainer.run(TrainingData(X, Y), max_epochs=1, history=history)
     assert history.loss_curve[0] == pytest.approx(np.mean(expected), rel=1e-12)
 
 
@@ -246,19 +246,19 @@ def test_huge_but_finite_weights_are_divergence():
     # One batch an epoch: the last step's weights are checked at the end of the epoch.
     X, Y, network, trainer = _setup(batch_size=60)
 
-    def explode(grads):
-        trainer.solver.params[:] = 1e200
+    def explode(params, grads):
+        params[:] = 1e200
 
     trainer.solver.step = explode
     with pytest.raises(ValueError, match="squared weights became non-finite.*epoch 1"):
-        trainer.run(X, Y, None, max_epochs=3, history=History())
+        trainer.run(TrainingData(X, Y), max_epochs=3, history=History())
 
 
 def test_a_non_finite_validation_loss_is_divergence():
     X, Y, network, trainer = _setup()
     trainer.validation_data = (X[:5] * np.inf, Y[:5], None)
     with pytest.raises(ValueError, match="validation loss became non-finite"):
-        trainer.run(X, Y, None, max_epochs=3, history=History(validation_losses=[]))
+        trainer.run(TrainingData(X, Y), max_epochs=3, history=History(validation_losses=[]))
 
 
 # -- interrupts keep weights, solver state and history together -----------------
@@ -290,12 +290,12 @@ def test_an_interrupt_in_a_hook_keeps_the_last_complete_epoch_and_its_solver_sta
     X, Y, network, trainer = _adam_trainer(hooks=_Hooks(moment, epoch=4))
     history = History()
     with pytest.warns(UserWarning, match="after 3 complete epochs"):
-        n_epochs, stopped = trainer.run(X, Y, None, max_epochs=10, history=history)
+        n_epochs, stopped = trainer.run(TrainingData(X, Y), max_epochs=10, history=history)
     assert (n_epochs, stopped, trainer.stop_reason) == (3, True, "interrupted")
 
     X, Y, reference, uninterrupted = _adam_trainer()
     reference_history = History()
-    uninterrupted.run(X, Y, None, max_epochs=3, history=reference_history)
+    uninterrupted.run(TrainingData(X, Y), max_epochs=3, history=reference_history)
     np.testing.assert_array_equal(network.params, reference.params)
     assert trainer.solver.t == uninterrupted.solver.t == 18
     np.testing.assert_array_equal(trainer.solver._M, uninterrupted.solver._M)
@@ -319,7 +319,7 @@ def test_an_interrupt_during_validation_keeps_the_best_epoch_and_consistent_hist
     trainer.validation_score = validation_score
     history = History(validation_scores=[])
     with pytest.warns(UserWarning, match="after 3 complete epochs.*best epoch"):
-        trainer.run(X, Y, None, max_epochs=10, history=history)
+        trainer.run(TrainingData(X, Y), max_epochs=10, history=history)
     assert history.validation_scores == [0.5, 0.9, 0.7] and len(history.loss_curve) == 3
     assert history.best_validation_score == 0.9 and history.best_epoch == 2
     best_params, best_t = snapshots[1]
@@ -331,7 +331,7 @@ def test_an_interrupt_before_any_complete_epoch_propagates():
     X, Y, network, trainer = _adam_trainer(hooks=_Hooks("end", epoch=1))
     before = network.params.copy()
     with pytest.raises(KeyboardInterrupt):
-        trainer.run(X, Y, None, max_epochs=10, history=History())
+        trainer.run(TrainingData(X, Y), max_epochs=10, history=History())
     assert not np.array_equal(network.params, before)  # the caller restores what it had
 
 
@@ -363,7 +363,7 @@ def test_a_second_ctrl_c_is_held_while_an_epoch_is_saved():
 
 def test_verbose_says_which_rule_stopped_training_and_which_weights_were_kept(capsys):
     X, Y, network, trainer = _setup(tol=1e9, n_iter_no_change=2, verbose=1)
-    trainer.run(X, Y, None, max_epochs=50, history=History())
+    trainer.run(TrainingData(X, Y), max_epochs=50, history=History())
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == (
         "Training loss did not improve more than tol=1000000000.0 for 2 consecutive "
@@ -374,14 +374,14 @@ def test_verbose_says_which_rule_stopped_training_and_which_weights_were_kept(ca
     scores = iter([0.5, 0.9, 0.7, 0.6])
     trainer.validation_score = lambda loss: next(scores)
     trainer.n_iter_no_change = 2
-    trainer.run(X, Y, None, max_epochs=50, history=History(validation_scores=[]))
+    trainer.run(TrainingData(X, Y), max_epochs=50, history=History(validation_scores=[]))
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("Validation score did not improve more than tol=0.0 for 2")
     assert last.endswith("keeping the weights of epoch 2, the best validation score.")
 
     X, Y, network, trainer = _setup(verbose=1, hooks=_Hooks("end", epoch=2))
     with pytest.warns(UserWarning, match="interrupted"):
-        trainer.run(X, Y, None, max_epochs=50, history=History())
+        trainer.run(TrainingData(X, Y), max_epochs=50, history=History())
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == (
         "Interrupted by the user. Stopping; keeping the weights of epoch 1, the last complete one."
