@@ -19,10 +19,27 @@ prediction; their derivatives never appear explicitly because each one is
 paired with its canonical loss in :mod:`skbackprop._losses`.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.special import expit
 
 LEAKY_RELU_SLOPE = 0.01
+
+
+class HiddenActivation(NamedTuple):
+    """A hidden activation and its derivative, each working in place.
+
+    ``forward(z, scratch, mask)`` overwrites ``z`` with ``f(z)``; it may write
+    ``scratch`` and ``mask`` and nothing else. ``derivative(a, delta, scratch,
+    mask)`` multiplies ``delta`` by ``f'(z)`` in place, reading ``a = f(z)``
+    and the ``mask`` the forward pass left; it may write ``scratch``. To add
+    an activation: the two functions, an entry in ``HIDDEN_ACTIVATIONS``, and
+    its row in ``tests/test_activations.py`` (the gradient check covers it).
+    """
+
+    forward: object
+    derivative: object
 
 
 def identity(z, scratch, mask):
@@ -79,21 +96,21 @@ def leaky_relu_derivative(a, delta, scratch, mask):
 
 
 HIDDEN_ACTIVATIONS = {
-    "identity": (identity, identity_derivative),
-    "logistic": (logistic, logistic_derivative),
-    "tanh": (tanh, tanh_derivative),
-    "relu": (relu, relu_derivative),
-    "leaky_relu": (leaky_relu, leaky_relu_derivative),
+    "identity": HiddenActivation(identity, identity_derivative),
+    "logistic": HiddenActivation(logistic, logistic_derivative),
+    "tanh": HiddenActivation(tanh, tanh_derivative),
+    "relu": HiddenActivation(relu, relu_derivative),
+    "leaky_relu": HiddenActivation(leaky_relu, leaky_relu_derivative),
 }
 
 
-def softmax(z, out, stats):
+def softmax(z, out, row_stats):
     """Row-wise softmax of the logits ``z`` into ``out``.
 
-    ``stats`` (n, 2) receives each row's maximum and its sum of
+    ``row_stats`` (n, 2) receives each row's maximum and its sum of
     ``exp(z - max)``, from which the cross-entropy gets log-sum-exp for free.
     """
-    row_max, row_sum = stats[:, :1], stats[:, 1:]
+    row_max, row_sum = row_stats[:, :1], row_stats[:, 1:]
     # Subtracting the row maximum keeps exp from overflowing. Ufunc reductions
     # rather than np.max / np.sum: their wrappers' overhead shows on small batches.
     np.maximum.reduce(z, axis=1, keepdims=True, out=row_max)
@@ -103,11 +120,11 @@ def softmax(z, out, stats):
     out /= row_sum
 
 
-def output_logistic(z, out, stats):
+def output_logistic(z, out, row_stats):
     expit(z, out=out)
 
 
-def output_identity(z, out, stats):
+def output_identity(z, out, row_stats):
     np.copyto(out, z)
 
 

@@ -377,7 +377,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """The trainer; with early stopping it also holds out the validation rows of ``data``."""
         validation_data, validation_score = None, None
         # The penalty is divided by the size of the data given to fit, validation part included.
-        penalty_scale = data.total_weight
+        penalty_n_samples = data.total_weight
         if self.early_stopping:
             data.rows, validation_data, validation_score = self._split_validation(
                 data, network, seed
@@ -389,7 +389,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             batch_size=self._batch_size(data.n_rows),
             l1=self.l1,
             l2=self.l2,
-            penalty_scale=penalty_scale,
+            penalty_n_samples=penalty_n_samples,
             shuffle=self.shuffle,
             rng=rng,
             tol=self.tol,

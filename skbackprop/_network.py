@@ -62,7 +62,7 @@ class _Workspace:
         self.hidden = [new(width) for width in hidden]
         self.scratch = [new(width) for width in hidden]
         # What the activation's forward pass leaves for its derivative (relu: active units).
-        self.flags = [np.empty((n_rows, width), dtype=bool) for width in hidden]
+        self.activation_masks = [np.empty((n_rows, width), dtype=bool) for width in hidden]
         if not training:
             dropout = (0.0,) * len(hidden)
         self.deltas = [new(width) if training else None for width in hidden]
@@ -77,7 +77,11 @@ class _Workspace:
         self.logits = new(n_outputs)
         self.output = new(n_outputs)
         self.output_delta = new(n_outputs)
-        self.stats = new(2)
+        # The output activation's per-row statistics (softmax: max and sum of exp),
+        # and the loss's own scratch, so that computing the loss overwrites nothing else.
+        self.row_stats = new(2)
+        self.loss_scratch = new(n_outputs)
+        self.row_scratch = new(1)
         # Bias gradients are column sums, which BLAS computes fastest as ones @ delta.
         self.ones = np.ones(n_rows, dtype=dtype)
 
@@ -104,8 +108,8 @@ class Network:
         self.activation = activation
         self.output_activation = output_activation
         self.dtype = np.dtype(dtype)
-        n_hidden = len(self.layer_sizes) - 2
-        self.dropout = tuple(dropout) if dropout is not None else (0.0,) * n_hidden
+        self.n_hidden = len(self.layer_sizes) - 2
+        self.dropout = tuple(dropout) if dropout is not None else (0.0,) * self.n_hidden
         self._f, self._f_derivative = HIDDEN_ACTIVATIONS[activation]
         self._output_f = OUTPUT_ACTIVATIONS[output_activation]
 
@@ -187,11 +191,12 @@ class Network:
         """
         ws = self._workspace(X.shape[0], training)
         layer_input = X
-        for index, rate in enumerate(self.dropout):
+        for index in range(self.n_hidden):
             z = ws.hidden[index]
             _matmul_into(layer_input, self.coefs[index], z)
             z += self.intercepts[index]
-            self._f(z, ws.scratch[index], ws.flags[index])
+            self._f(z, ws.scratch[index], ws.activation_masks[index])
+            rate = self.dropout[index]
             if training and rate > 0:
                 self._drop_out(z, rate, ws.dropout_masks[index], ws.inputs[index], rng)
                 layer_input = ws.inputs[index]
@@ -199,7 +204,7 @@ class Network:
                 layer_input = z
         _matmul_into(layer_input, self.coefs[-1], ws.logits)
         ws.logits += self.intercepts[-1]
-        self._output_f(ws.logits, ws.output, ws.stats)
+        self._output_f(ws.logits, ws.output, ws.row_stats)
         return ws
 
     @staticmethod
@@ -229,7 +234,10 @@ class Network:
             if ws.dropout_masks[index - 1] is not None:
                 previous *= ws.dropout_masks[index - 1]
             self._f_derivative(
-                ws.hidden[index - 1], previous, ws.scratch[index - 1], ws.flags[index - 1]
+                ws.hidden[index - 1],
+                previous,
+                ws.scratch[index - 1],
+                ws.activation_masks[index - 1],
             )
             delta = previous
 

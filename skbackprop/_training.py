@@ -135,12 +135,15 @@ class Trainer:
     ----------
     network : Network
     loss : loss object from ``skbackprop._losses``, paired with the network's output
-    solver : solver object from ``skbackprop._solvers`` over ``network.params``
+    solver : a :class:`skbackprop._solvers.Solver`, stepping ``network.params``
     batch_size : int
     l1, l2 : float
         Penalty strengths.
-    penalty_scale : float
-        The ``n`` that divides the penalty.
+    penalty_n_samples : float
+        The ``n`` that divides the penalty: the number of samples (or the sum
+        of their weights) given to fit. Not to be confused with a batch's
+        ``scale``, the ``1 / n_batch`` (or ``w_i / sum(w)``) that weighs each
+        row in the batch's mean loss.
     shuffle : bool
     rng : numpy.random.Generator
         Shuffling and dropout masks.
@@ -169,7 +172,7 @@ class Trainer:
         batch_size,
         l1,
         l2,
-        penalty_scale,
+        penalty_n_samples,
         shuffle,
         rng,
         tol,
@@ -187,7 +190,7 @@ class Trainer:
         # Python floats: numpy float64 scalars would slow float32 updates (see _solvers).
         self.l1 = float(l1)
         self.l2 = float(l2)
-        self.penalty_scale = float(penalty_scale)
+        self.penalty_n_samples = float(penalty_n_samples)
         self.shuffle = shuffle
         self.rng = rng
         self.tol = tol
@@ -293,10 +296,8 @@ class Trainer:
             if ctrl_c.pressed:
                 raise KeyboardInterrupt
             ws = self.network.forward(X_batch, training=True, rng=self.rng)
-            batch_loss = self.loss.value(
-                ws.logits, ws.output, Y_batch, scale, ws.output_delta, ws.stats
-            )
-            self.loss.output_delta(ws.output, Y_batch, scale, ws.output_delta)
+            batch_loss = self.loss.value(ws, Y_batch, scale)
+            self.loss.output_delta(ws, Y_batch, scale)
             self.network.backward(X_batch, ws)
             batch_loss += self._add_penalty_gradient()
             if not math.isfinite(batch_loss):
@@ -321,13 +322,13 @@ class Trainer:
         value = 0.0
         if self.l2:
             # 0.5 * l2 / n * sum(w**2) is half the dot product of w with its gradient.
-            np.multiply(weights, self.l2 / self.penalty_scale, out=scratch)
+            np.multiply(weights, self.l2 / self.penalty_n_samples, out=scratch)
             value += 0.5 * float(np.dot(weights, scratch))
             grads += scratch
         if self.l1:
             # sum(|w|) = w . sign(w)
             np.sign(weights, out=scratch)
-            scratch *= self.l1 / self.penalty_scale
+            scratch *= self.l1 / self.penalty_n_samples
             value += float(np.dot(weights, scratch))
             grads += scratch
         return value
@@ -358,9 +359,7 @@ class Trainer:
                 scale = 1.0 / weight_sum
             else:
                 scale = (sample_weight[rows] / weight_sum)[:, None].astype(ws.logits.dtype)
-            total += self.loss.value(
-                ws.logits, ws.output, Y[rows], scale, ws.output_delta, ws.stats
-            )
+            total += self.loss.value(ws, Y[rows], scale)
         return total + self.penalty()
 
     def penalty(self):
@@ -371,7 +370,7 @@ class Trainer:
             value += 0.5 * self.l2 * float(np.dot(weights, weights))
         if self.l1:
             value += self.l1 * float(np.abs(weights).sum())
-        return value / self.penalty_scale
+        return value / self.penalty_n_samples
 
     def _end_epoch(self, loss, batches, history, epoch, started):
         """Record the epoch and apply the stopping rule; True if it is the best validated one.

@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_squared_error
@@ -14,12 +16,23 @@ def _targets(output_activation, rng, n, k):
     return rng.normal(size=(n, k))
 
 
+def _workspace(output_activation, logits):
+    """The arrays a forward pass leaves for the loss, as a network's workspace holds them."""
+    n = len(logits)
+    ws = SimpleNamespace(
+        logits=logits,
+        output=np.empty_like(logits),
+        row_stats=np.empty((n, 2)),
+        output_delta=np.empty_like(logits),
+        loss_scratch=np.empty_like(logits),
+        row_scratch=np.empty((n, 1)),
+    )
+    OUTPUT_ACTIVATIONS[output_activation](ws.logits, ws.output, ws.row_stats)
+    return ws
+
+
 def _value(output_activation, logits, y, scale):
-    output = np.empty_like(logits)
-    stats = np.empty((len(y), 2))
-    OUTPUT_ACTIVATIONS[output_activation](logits, output, stats)
-    loss = LOSSES[output_activation]
-    return loss.value(logits, output, y, scale, np.empty_like(logits), stats)
+    return LOSSES[output_activation].value(_workspace(output_activation, logits), y, scale)
 
 
 def _sklearn_loss(output_activation, y, p, sample_weight=None):
@@ -70,10 +83,9 @@ def test_output_delta_is_gradient_of_value(output_activation, k):
     y = _targets(output_activation, rng, n, k)
     weights = rng.uniform(0.1, 3, size=n)
     scale = (weights / weights.sum())[:, None]
-    output = np.empty_like(logits)
-    OUTPUT_ACTIVATIONS[output_activation](logits, output, np.empty((n, 2)))
-    delta = np.empty_like(logits)
-    LOSSES[output_activation].output_delta(output, y, scale, delta)
+    ws = _workspace(output_activation, logits)
+    LOSSES[output_activation].output_delta(ws, y, scale)
+    delta = ws.output_delta
 
     eps = 1e-6
     numeric = np.empty_like(logits)
@@ -95,3 +107,21 @@ def test_cross_entropy_is_finite_for_confident_wrong_predictions(output_activati
     assert np.isfinite(value)
     # Each sample is wrong by a margin of 1600 (softmax) or two labels of 800 (logistic).
     assert value == pytest.approx(1600.0)
+
+
+@pytest.mark.parametrize("output_activation, k", [("softmax", 4), ("logistic", 3), ("identity", 2)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_value_reads_the_forward_pass_and_writes_only_its_scratch(output_activation, k, weighted):
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(5, k))
+    y = _targets(output_activation, rng, 5, k)
+    scale = (rng.uniform(0.1, 1, size=(5, 1)) / 5) if weighted else 0.2
+    ws = _workspace(output_activation, logits)
+    ws.output_delta[...] = 7.0
+    read = {name: getattr(ws, name).copy() for name in ("logits", "output", "row_stats")}
+    loss = LOSSES[output_activation]
+    first, second = loss.value(ws, y, scale), loss.value(ws, y, scale)
+    assert first == second
+    for name, before in read.items():
+        np.testing.assert_array_equal(getattr(ws, name), before)
+    assert (ws.output_delta == 7.0).all()

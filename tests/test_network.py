@@ -32,7 +32,7 @@ def _trainer(network, l1, l2, n):
         batch_size=n,
         l1=l1,
         l2=l2,
-        penalty_scale=n,
+        penalty_n_samples=n,
         shuffle=False,
         rng=np.random.default_rng(0),
         tol=0,
@@ -45,8 +45,8 @@ def _objective(network, trainer, X, Y, scale, dropout_seed=None):
     rng = np.random.default_rng(dropout_seed)
     ws = network.forward(X, training=True, rng=rng)
     loss = trainer.loss
-    value = loss.value(ws.logits, ws.output, Y, scale, ws.output_delta, ws.stats)
-    loss.output_delta(ws.output, Y, scale, ws.output_delta)
+    value = loss.value(ws, Y, scale)
+    loss.output_delta(ws, Y, scale)
     network.backward(X, ws)
     trainer._add_penalty_gradient()
     return value + trainer.penalty(), network.grads.copy()

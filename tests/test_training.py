@@ -24,7 +24,7 @@ def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, solver=Sgd, **kw
         batch_size=batch_size,
         l1=l1,
         l2=l2,
-        penalty_scale=n,
+        penalty_n_samples=n,
         shuffle=kwargs.pop("shuffle", False),
         rng=np.random.default_rng(seed),
         tol=kwargs.pop("tol", 0.0),
@@ -36,7 +36,7 @@ def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, solver=Sgd, **kw
 
 def _gradient(network, trainer, X, Y, scale):
     ws = network.forward(X, training=True)
-    trainer.loss.output_delta(ws.output, Y, scale, ws.output_delta)
+    trainer.loss.output_delta(ws, Y, scale)
     network.backward(X, ws)
     trainer._add_penalty_gradient()
     return network.grads.copy()
@@ -59,7 +59,7 @@ def test_integer_sample_weights_act_like_repeated_rows():
     scale = (weights / weights.sum())[:, None]
     weighted = _gradient(network, trainer, X, Y, scale)
     repeated = np.repeat(np.arange(len(X)), weights)
-    trainer.penalty_scale = weights.sum()
+    trainer.penalty_n_samples = weights.sum()
     weighted_total = _gradient(network, trainer, X, Y, scale)
     assert not np.allclose(weighted, weighted_total)
     as_rows = _gradient(network, trainer, X[repeated], Y[repeated], 1 / len(repeated))
@@ -121,7 +121,7 @@ def test_divergence_raises_with_advice():
         batch_size=10,
         l1=0,
         l2=0,
-        penalty_scale=50,
+        penalty_n_samples=50,
         shuffle=False,
         rng=rng,
         tol=0,
@@ -164,7 +164,7 @@ def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weigh
         batch_size=batch_size,
         l1=0.1,
         l2=0.1,
-        penalty_scale=n,
+        penalty_n_samples=n,
         shuffle=shuffle,
         rng=rng,
         tol=0,
@@ -209,7 +209,7 @@ def test_batch_loop_allocates_nothing_that_scales_with_the_batch(
 
 def _objective(network, trainer, X, Y):
     ws = network.forward(X)
-    data_loss = trainer.loss.value(ws.logits, ws.output, Y, 1 / len(X), ws.output_delta, ws.stats)
+    data_loss = trainer.loss.value(ws, Y, 1 / len(X))
     return data_loss + trainer.penalty()
 
 
@@ -231,8 +231,8 @@ def test_mini_batch_loss_is_the_mean_of_each_batchs_objective_before_its_step():
     for start in range(0, 60, 20):
         rows = slice(start, start + 20)
         ws = network.forward(X[rows], training=True)
-        loss = trainer.loss.value(ws.logits, ws.output, Y[rows], 1 / 20, ws.output_delta, ws.stats)
-        trainer.loss.output_delta(ws.output, Y[rows], 1 / 20, ws.output_delta)
+        loss = trainer.loss.value(ws, Y[rows], 1 / 20)
+        trainer.loss.output_delta(ws, Y[rows], 1 / 20)
         network.backward(X[rows], ws)
         expected.append(loss + trainer._add_penalty_gradient())
         trainer.solver.step(network.params, network.grads)
