@@ -50,6 +50,8 @@ TARGETS = {
     "small-batch float32": 0.5,
     "small-batch float64": 0.5,
     "digits": 0.6,
+    "predict_proba 1 row": 1.0,
+    "predict_proba 100 rows": 1.0,
 }
 TARGET_EFFICIENCY = {"wide float32": 0.55}
 
@@ -278,6 +280,39 @@ def predict_workload(repeats, n_rows=1_000_000):
     return row
 
 
+def latency_workload(repeats, calls=300):
+    """Seconds per predict_proba call on 1 and on 100 rows: a model serving requests.
+
+    A digits model (one hidden layer of 100), each side called ``calls`` times
+    in a row per repeat; per-call time is dominated by fixed overhead (input
+    validation, setting up the forward pass), not by the matrix products.
+    """
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    common = dict(hidden_layer_sizes=(100,), **fixed_epochs(5))
+    models = {"ours": BackpropClassifier(**common), "sklearn": MLPClassifier(**common)}
+    for model in models.values():
+        timed_fit(model, X, y)
+    rows = []
+    for n_rows in (1, 100):
+        batch = X[:n_rows]
+        times = {library: [] for library in models}
+        for _ in range(repeats):
+            for library, model in models.items():
+                started = time.perf_counter()
+                for _ in range(calls):
+                    model.predict_proba(batch)
+                times[library].append((time.perf_counter() - started) / calls)
+        name = f"predict_proba {n_rows} row{'s' if n_rows > 1 else ''}"
+        row = {"workload": name, "dtype": "float64", "rows": n_rows, "latency": True}
+        for library in models:
+            row[f"{library}_seconds"] = statistics.median(times[library])
+            row[f"{library}_times"] = times[library]
+        row["ratio"] = median_pair_ratio(times)
+        rows.append(row)
+    return rows
+
+
 def diagnostics_workload(repeats):
     """What recording gradient_norms_ costs: fits with it against fits without."""
     from skbackprop._training import Trainer
@@ -317,6 +352,7 @@ WORKLOADS = {
         small_batch_workload(repeats, np.float64),
     ],
     "predict": lambda repeats: [predict_workload(repeats)],
+    "latency": latency_workload,
     "diagnostics": diagnostics_workload,
 }
 
@@ -329,6 +365,15 @@ def print_row(row):
             f"median of the pairs: {100 * row['overhead']:+.1f}% of fit time",
             flush=True,
         )
+        return
+    if row.get("latency"):
+        line = (
+            f"{name:22s} {1e6 * row['ours_seconds']:6.1f} us vs {1e6 * row['sklearn_seconds']:6.1f}"
+            f" us per call  ratio {row['ratio']:.2f}"
+        )
+        ratios = pair_ratios(row["ours_times"], row["sklearn_times"])
+        met = "met" if row["ratio"] <= TARGETS[name] else "MISSED"
+        print(f"{line}  pairs {min(ratios):.2f}-{max(ratios):.2f}  [ratio<=1: {met}]", flush=True)
         return
     line = (
         f"{name:20s} {row['ours_seconds']:8.3f} {row['sklearn_seconds']:8.3f} "

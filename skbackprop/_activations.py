@@ -31,7 +31,8 @@ class HiddenActivation(NamedTuple):
     """A hidden activation and its derivative, each working in place.
 
     ``forward(z, scratch, mask)`` overwrites ``z`` with ``f(z)``; it may write
-    ``scratch`` and ``mask`` and nothing else. ``derivative(a, delta, scratch,
+    ``scratch`` and ``mask`` and nothing else. ``mask`` is None when no
+    backward pass follows (prediction). ``derivative(a, delta, scratch,
     mask)`` multiplies ``delta`` by ``f'(z)`` in place, reading ``a = f(z)``
     and the ``mask`` the forward pass left; it may write ``scratch``. To add
     an activation: the two functions, an entry in ``HIDDEN_ACTIVATIONS``, and
@@ -73,6 +74,9 @@ def tanh_derivative(a, delta, scratch, mask):
 
 
 def relu(z, scratch, mask):
+    if mask is None:  # predicting: nothing to remember for a backward pass
+        np.maximum(z, 0, out=z)
+        return
     np.greater(z, 0, out=mask)
     np.multiply(z, mask, out=z)
 

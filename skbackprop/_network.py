@@ -18,6 +18,7 @@ are views into them. A solver therefore updates the whole network with a few
 numpy calls, and the weight penalty touches one slice, ``params[:n_weights]``.
 """
 
+import threading
 from itertools import pairwise
 
 import numpy as np
@@ -61,8 +62,11 @@ class _Workspace:
         # hidden[l] holds z then, in place, a = f(z) of hidden layer l.
         self.hidden = [new(width) for width in hidden]
         self.scratch = [new(width) for width in hidden]
-        # What the activation's forward pass leaves for its derivative (relu: active units).
-        self.activation_masks = [np.empty((n_rows, width), dtype=bool) for width in hidden]
+        # What the activation's forward pass leaves for its derivative (relu: active units);
+        # None when no backward pass follows.
+        self.activation_masks = [
+            np.empty((n_rows, width), dtype=bool) if training else None for width in hidden
+        ]
         if not training:
             dropout = (0.0,) * len(hidden)
         self.deltas = [new(width) if training else None for width in hidden]
@@ -101,6 +105,9 @@ class Network:
         float32 or float64; parameters, buffers and inputs all share it.
     dropout : sequence of float, optional
         Dropout rate of each hidden layer, used by ``forward(training=True)``.
+
+    A network made by :meth:`predicting_with` has no flat buffers: it reads
+    the weight arrays it was given, and only predicts.
     """
 
     def __init__(self, layer_sizes, activation, output_activation, dtype, dropout=None):
@@ -126,6 +133,28 @@ class Network:
             if 0 < index and fan_out <= THIN_LAYER_UNITS
         }
         self._workspaces = {}
+        self._thread_workspaces = threading.local()
+
+    @classmethod
+    def predicting_with(cls, coefs, intercepts, activation, output_activation):
+        """A network that predicts with ``coefs`` and ``intercepts`` themselves.
+
+        No copies and no gradient buffers: changing the arrays in place changes
+        the predictions, and making one costs next to nothing.
+        """
+        network = cls.__new__(cls)
+        network.layer_sizes = (coefs[0].shape[0], *(coef.shape[1] for coef in coefs))
+        network.activation, network.output_activation = activation, output_activation
+        network.dtype = coefs[0].dtype
+        network.n_hidden = len(coefs) - 1
+        network.dropout = (0.0,) * network.n_hidden
+        network._f, network._f_derivative = HIDDEN_ACTIVATIONS[activation]
+        network._output_f = OUTPUT_ACTIVATIONS[output_activation]
+        network.coefs, network.intercepts = list(coefs), list(intercepts)
+        network.params = network.grads = None
+        network._workspaces = {}
+        network._thread_workspaces = threading.local()
+        return network
 
     def _views(self, flat, shapes):
         coefs, intercepts = [], []
@@ -182,14 +211,16 @@ class Network:
             self._workspaces[key] = workspace
         return workspace
 
-    def forward(self, X, training=False, rng=None):
+    def forward(self, X, training=False, rng=None, ws=None):
         """Forward pass over the rows of ``X``; returns the workspace holding it.
 
         With ``training=True`` inverted dropout is applied to the hidden
         activations (masks drawn from ``rng``), and the workspace keeps what
-        ``backward`` needs. The returned arrays are reused by the next call.
+        ``backward`` needs. The returned arrays are reused by the next call,
+        unless the caller passes a workspace ``ws`` of its own.
         """
-        ws = self._workspace(X.shape[0], training)
+        if ws is None:
+            ws = self._workspace(X.shape[0], training)
         layer_input = X
         for index in range(self.n_hidden):
             z = ws.hidden[index]
@@ -249,19 +280,36 @@ class Network:
         return copy
 
     def predict(self, X, logits=False, chunk_rows=None):
-        """Output activations (or the logits) for every row of ``X``, chunk by chunk."""
+        """Output activations (or the logits) for every row of ``X``, chunk by chunk.
+
+        Each thread works in workspaces of its own, so threads may predict with
+        one network at once.
+        """
         n_rows = X.shape[0]
         if chunk_rows is None:
             # hidden activations, their scratch and masks, logits and output
             bytes_per_row = self.dtype.itemsize * (2 * sum(self.layer_sizes[1:]))
             bytes_per_row += sum(self.layer_sizes[1:-1])
-            chunk_rows = int(np.clip(PREDICT_CHUNK_BYTES // bytes_per_row, 64, 65536))
+            chunk_rows = min(max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), 65536)
         result = np.empty((n_rows, self.layer_sizes[-1]), dtype=self.dtype)
         for start in range(0, n_rows, chunk_rows):
             stop = min(start + chunk_rows, n_rows)
             chunk = X[start:stop]
             if chunk.dtype != self.dtype:
                 chunk = chunk.astype(self.dtype)
-            ws = self.forward(chunk)
+            ws = self.forward(chunk, ws=self._thread_workspace(stop - start))
             result[start:stop] = ws.logits if logits else ws.output
         return result
+
+    def _thread_workspace(self, n_rows):
+        """This thread's prediction workspace for ``n_rows`` rows (a few sizes are kept)."""
+        workspaces = getattr(self._thread_workspaces, "by_rows", None)
+        if workspaces is None:
+            workspaces = self._thread_workspaces.by_rows = {}
+        ws = workspaces.get(n_rows)
+        if ws is None:
+            if len(workspaces) >= 4:
+                workspaces.clear()
+            ws = _Workspace(n_rows, self.layer_sizes, self.dtype, self.dropout, False)
+            workspaces[n_rows] = ws
+        return ws

@@ -34,9 +34,15 @@ def benchmark(monkeypatch):
     return module
 
 
+def _fewer_calls(workload):
+    return lambda repeats: workload(repeats, calls=5)
+
+
 def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_path, capsys):
     out = tmp_path / "results.json"
-    workloads = ["wide", "small-batch", "diagnostics"]
+    workloads = ["wide", "small-batch", "diagnostics", "latency"]
+    monkeypatch.setattr(benchmark, "latency_workload", _fewer_calls(benchmark.latency_workload))
+    monkeypatch.setitem(benchmark.WORKLOADS, "latency", benchmark.latency_workload)
     monkeypatch.setattr(
         "sys.argv", ["run.py", "--repeats", "2", "--workloads", *workloads, "--json", str(out)]
     )
@@ -46,10 +52,13 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "pairs" in line and ("met" in line or "MISSED" in line)
     assert "gradient norms, wide" in printed
+    for name in ["predict_proba 1 row", "predict_proba 100 rows"]:
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        assert "us per call" in line and ("met" in line or "MISSED" in line)
 
     results = json.loads(out.read_text())
     assert set(results["peak_gflops"]) == {"float32", "float64"}
-    timed = [row for row in results["results"] if "ratio" in row]
+    timed = [row for row in results["results"] if "ratio" in row and "latency" not in row]
     assert len(timed) == 4
     for row in timed:
         assert len(row["ours_times"]) == len(row["sklearn_times"]) == 2

@@ -627,3 +627,55 @@ def test_a_malformed_dropout_sequence_names_the_parameter(dropout):
     model = BackpropClassifier(hidden_layer_sizes=(4, 4), dropout=dropout)
     with pytest.raises(ValueError, match="dropout must be"):
         model.fit(X9, yb9)
+
+
+# -- prediction: a kept network and a fast path for plain arrays (issue 10) ---------
+
+
+def test_the_fast_path_predicts_what_full_validation_predicts(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X, y)
+    expected = model.predict_proba(X.tolist())  # a list takes the full validation
+    for same in (X, np.asfortranarray(X), X.astype(np.float32), X[:1]):
+        np.testing.assert_allclose(model.predict_proba(same), expected[: len(same)], rtol=1e-5)
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.where(X > 2, np.nan, X))
+    with pytest.raises(ValueError, match="infinity"):
+        model.predict(np.where(X > 2, np.inf, X))
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :3])
+    with pytest.raises(ValueError, match="0 sample"):
+        model.predict(X[:0])
+
+
+def test_editing_the_fitted_arrays_in_place_changes_predictions(regression):
+    X, y = regression
+    model = _quiet_fit(BackpropRegressor(max_iter=5, random_state=0), X, y)
+    before = model.predict(X)
+    model.intercepts_[-1] += 1.0
+    np.testing.assert_allclose(model.predict(X), before + 1.0)
+    model.coefs_ = [coef * 0 for coef in model.coefs_]  # replaced, not edited
+    np.testing.assert_allclose(model.predict(X), np.broadcast_to(model.intercepts_[-1], y.shape))
+
+
+def test_the_kept_network_is_not_pickled_and_comes_back_after_loading(classification):
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X, y)
+    assert "_predicting_network" not in model.__getstate__()
+    restored = pickle.loads(pickle.dumps(model))
+    assert "_predicting_network" in vars(restored)
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
+def test_threads_predicting_with_one_model_at_once_get_their_own_answers(classification):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = classification
+    model = _quiet_fit(BackpropClassifier(hidden_layer_sizes=(64, 32), max_iter=5), X, y)
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(int(n), 8)) for n in rng.integers(1, 300, size=64)]
+    expected = [model.predict_proba(batch) for batch in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(model.predict_proba, inputs))
+    for got, want in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
