@@ -31,7 +31,7 @@ model = BackpropClassifier(
     random_state=0,
 ).fit(X_train, y_train)
 
-best = max(range(model.n_iter_), key=lambda epoch: model.validation_scores_[epoch]) + 1
+best = model.best_epoch_
 print(f"stopped after {model.n_iter_} epochs, kept the weights of epoch {best}")
 print(f"validation loss at that epoch: {model.validation_loss_curve_[best - 1]:.4f}")
 print(f"test accuracy: {model.score(X_test, y_test):.4f}")

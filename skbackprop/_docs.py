@@ -136,6 +136,11 @@ validation_scores_ : list of float or None
 best_validation_score_ : float or None
     Best validation score; None without ``early_stopping``.
 
+best_epoch_ : int or None
+    The epoch whose weights early stopping kept (1-based, counting the
+    epochs of earlier ``warm_start`` fits, as ``loss_curve_`` does); None
+    without ``early_stopping``.
+
 validation_loss_curve_ : list of float or None
     The objective (mean loss plus penalties) on the held-out data after
     every epoch; None without ``early_stopping``.

@@ -1,8 +1,11 @@
 """The scikit-learn layer: validation, target encoding, fit / partial_fit / predict.
 
-This is the only module that knows about scikit-learn. BackpropClassifier and
-BackpropRegressor share ``_BaseBackprop`` and differ only in how they encode
-targets, which output activation they pick and which score early stopping uses.
+The training core (``_network``, ``_losses``, ``_activations``, ``_solvers``,
+``_training``) knows nothing of scikit-learn; this module is its scikit-learn
+face, with ``_callbacks`` for scikit-learn's callback API. BackpropClassifier
+and BackpropRegressor share ``_BaseBackprop`` and differ only in how they
+encode targets, which output activation they pick and which score early
+stopping uses.
 """
 
 import copy
@@ -477,6 +480,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             validation_scores_=list(history.validation_scores) if early else None,
             validation_loss_curve_=list(history.validation_losses) if early else None,
             best_validation_score_=history.best_validation_score if early else None,
+            best_epoch_=history.best_epoch if early else None,
             _training_history=dataclasses.asdict(history),
             _solver_state={"solver": self.solver, "state": solver.get_state()},
         )
@@ -635,7 +639,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
 
     # scikit-learn reads an estimator's parameters from its __init__ signature, so
     # the classifier repeats the shared one to add class_weight;
-    # test_estimators.py checks that the shared defaults agree.
+    # tests/test_class_weight.py checks that the shared defaults agree.
     def __init__(
         self,
         hidden_layer_sizes=(100,),

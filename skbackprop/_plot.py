@@ -6,6 +6,7 @@ with ``plot(ax=...)``, and keeps what it drew as attributes (``ax_``,
 """
 
 import numpy as np
+from sklearn.base import is_classifier, is_regressor
 
 _EXTRA_HINT = 'Plotting needs matplotlib: pip install "skbackprop[plot]"'
 
@@ -43,6 +44,18 @@ def _fitted_attribute(estimator, name):
     return value
 
 
+def _score_name(estimator):
+    """What an estimator's validation score measures, for an axis label."""
+    scoring = getattr(estimator, "scoring", None)
+    if isinstance(scoring, str):
+        return f"validation {scoring}"
+    if scoring is None and is_classifier(estimator):
+        return "validation accuracy"
+    if scoring is None and is_regressor(estimator):
+        return "validation R²"
+    return "validation score"
+
+
 class TrainingCurveDisplay:
     """Training loss, validation loss and validation score per epoch.
 
@@ -55,8 +68,11 @@ class TrainingCurveDisplay:
     validation_scores : array-like of shape (n_epochs,), default=None
         Validation score (``validation_scores_``), drawn on a second y axis.
     best_epoch : int, default=None
-        The epoch whose weights early stopping kept (1-based), marked by a
-        vertical line.
+        The epoch whose weights early stopping kept (1-based, as
+        ``best_epoch_``), marked by a vertical line.
+    score_name : str, default="validation score"
+        What the score is (``"accuracy"``, a scorer's name ...), the label of
+        its axis and line.
 
     Attributes
     ----------
@@ -82,16 +98,25 @@ class TrainingCurveDisplay:
     """
 
     def __init__(
-        self, loss_curve, validation_loss_curve=None, validation_scores=None, best_epoch=None
+        self,
+        loss_curve,
+        validation_loss_curve=None,
+        validation_scores=None,
+        best_epoch=None,
+        score_name="validation score",
     ):
         self.loss_curve = loss_curve
         self.validation_loss_curve = validation_loss_curve
         self.validation_scores = validation_scores
         self.best_epoch = best_epoch
+        self.score_name = score_name
 
     @classmethod
     def from_estimator(cls, estimator, ax=None):
         """Plot the curves of a fitted BackpropClassifier or BackpropRegressor.
+
+        With ``scoring="loss"`` the watched score is the validation loss
+        itself (negated), already drawn: no score axis is added.
 
         Parameters
         ----------
@@ -105,12 +130,14 @@ class TrainingCurveDisplay:
         """
         loss_curve = _fitted_attribute(estimator, "loss_curve_")
         scores = getattr(estimator, "validation_scores_", None)
-        best_epoch = int(np.argmax(scores)) + 1 if scores else None
+        if getattr(estimator, "scoring", None) == "loss":
+            scores = None
         display = cls(
             loss_curve,
             getattr(estimator, "validation_loss_curve_", None),
             scores,
-            best_epoch,
+            getattr(estimator, "best_epoch_", None),
+            _score_name(estimator),
         )
         return display.plot(ax=ax)
 
@@ -146,9 +173,9 @@ class TrainingCurveDisplay:
                 self.validation_scores,
                 color="tab:green",
                 linestyle="--",
-                label="validation score",
+                label=self.score_name,
             )
-            self.score_ax_.set_ylabel("validation score")
+            self.score_ax_.set_ylabel(self.score_name)
             handles.append(self.validation_score_line_)
         if self.best_epoch is not None:
             self.best_epoch_line_ = ax.axvline(

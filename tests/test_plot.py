@@ -41,14 +41,15 @@ def test_training_curve_with_early_stopping():
     )
     np.testing.assert_allclose(display.validation_score_line_.get_ydata(), model.validation_scores_)
     best = int(np.argmax(model.validation_scores_)) + 1
+    assert model.best_epoch_ == best
     assert display.best_epoch_line_.get_xdata()[0] == best
     assert display.ax_.get_xlabel() == "epoch" and display.ax_.get_ylabel() == "loss"
-    assert display.score_ax_.get_ylabel() == "validation score"
+    assert display.score_ax_.get_ylabel() == "validation accuracy"
     labels = [text.get_text() for text in display.ax_.get_legend().get_texts()]
     assert labels == [
         "training loss",
         "validation loss",
-        "validation score",
+        "validation accuracy",
         f"kept weights (epoch {best})",
     ]
     assert display.figure_ is display.ax_.figure
@@ -61,6 +62,29 @@ def test_training_curve_without_validation_draws_only_the_loss_on_given_axes():
     assert display.ax_ is ax and len(ax.get_lines()) == 1
     assert display.validation_loss_line_ is None and display.best_epoch_line_ is None
     assert display.score_ax_ is None
+
+
+def test_the_kept_epoch_is_marked_where_it_is_after_a_warm_start():
+    params = dict(early_stopping=True, warm_start=True, tol=0, n_iter_no_change=100, max_iter=10)
+    model = _fit(**params)
+    model.fit(X, y)  # ten more epochs, numbered 11 to 20
+    assert len(model.validation_scores_) == 20
+    best = int(np.argmax(model.validation_scores_)) + 1
+    assert model.best_epoch_ == best
+    display = TrainingCurveDisplay.from_estimator(model)
+    assert display.best_epoch_line_.get_xdata()[0] == best
+
+
+@pytest.mark.parametrize(
+    "scoring, label", [("neg_log_loss", "validation neg_log_loss"), ("loss", None)]
+)
+def test_the_score_axis_says_what_the_score_is(scoring, label):
+    model = _fit(early_stopping=True, scoring=scoring, max_iter=5)
+    display = TrainingCurveDisplay.from_estimator(model)
+    if label is None:  # the watched score is the validation loss, already drawn
+        assert display.score_ax_ is None and display.validation_loss_line_ is not None
+    else:
+        assert display.score_ax_.get_ylabel() == label
 
 
 def test_gradient_flow_draws_one_log_scaled_line_per_layer():
