@@ -1,15 +1,13 @@
 """scikit-learn's callback API: one fit task with one subtask per epoch."""
 
-import warnings
-
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn.callback", reason="needs scikit-learn >= 1.9 (its callback API)")
 
+from helpers import quiet_fit
 from sklearn.callback import ScoringMonitor
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -42,16 +40,10 @@ class Recorder:
         self.events.append(("teardown", context.task_name, None))
 
 
-def _fit(model, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(*args, **kwargs)
-
-
 def test_one_subtask_per_epoch_with_a_fitted_copy_at_each_end():
     recorder = Recorder()
     model = BackpropClassifier(max_iter=4, random_state=0).set_callbacks(recorder)
-    _fit(model, X, y)
+    quiet_fit(model, X, y)
     assert recorder.events[0] == ("setup", "fit", 4)
     assert recorder.events[1] == ("begin", "fit", 0)
     epochs = [event for event in recorder.events if event[1] == "epoch"]
@@ -63,7 +55,7 @@ def test_one_subtask_per_epoch_with_a_fitted_copy_at_each_end():
 
 def test_a_callback_can_stop_training():
     recorder = Recorder(stop_after=2)
-    model = _fit(
+    model = quiet_fit(
         BackpropRegressor(max_iter=50, random_state=0).set_callbacks(recorder), X, y.astype(float)
     )
     assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
@@ -78,7 +70,7 @@ def test_partial_fit_is_a_task_of_one_epoch():
 
 def test_callbacks_are_torn_down_when_fit_fails_and_nothing_is_lost():
     recorder = Recorder()
-    model = _fit(BackpropClassifier(max_iter=3, random_state=0), X, y)
+    model = quiet_fit(BackpropClassifier(max_iter=3, random_state=0), X, y)
     before = model.predict_proba(X)
     model.set_callbacks(recorder)
     with pytest.raises(ValueError):
@@ -96,7 +88,7 @@ def test_callbacks_are_torn_down_when_fit_fails_and_nothing_is_lost():
 def test_scoring_monitor_scores_every_epoch_inside_a_pipeline():
     monitor = ScoringMonitor(scoring="accuracy")
     model = BackpropClassifier(max_iter=5, random_state=0).set_callbacks(monitor)
-    _fit(make_pipeline(StandardScaler(), model), X, y)
+    quiet_fit(make_pipeline(StandardScaler(), model), X, y)
     scores = monitor.get_logs().data
     # One score per epoch of the network, besides the pipeline's own tasks.
     epochs = [entry for entry in scores if entry.get("task_name") == "epoch"]
@@ -108,7 +100,7 @@ def test_progress_bar_counts_epochs(capsys):
     from sklearn.callback import ProgressBar
 
     model = BackpropClassifier(max_iter=6, random_state=0).set_callbacks(ProgressBar())
-    _fit(model, X, y)
+    quiet_fit(model, X, y)
     output = capsys.readouterr().out
     assert "BackpropClassifier - fit" in output and "100%" in output
     assert model.n_iter_ == 6

@@ -1,12 +1,11 @@
 """Class weights for the classifier, combined with sample weights as scikit-learn does."""
 
 import inspect
-import warnings
 
 import numpy as np
 import pytest
+from helpers import quiet_fit
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import recall_score
 
 from skbackprop import BackpropClassifier, BackpropRegressor
@@ -15,12 +14,6 @@ X, y = make_classification(
     n_samples=400, n_features=6, weights=[0.9, 0.1], flip_y=0.05, random_state=0
 )
 PARAMS = dict(hidden_layer_sizes=(8,), max_iter=60, shuffle=False, random_state=0)
-
-
-def _fit(model, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(*args, **kwargs)
 
 
 def test_classifier_and_regressor_share_every_other_parameter_and_default():
@@ -33,29 +26,31 @@ def test_classifier_and_regressor_share_every_other_parameter_and_default():
 
 
 def test_class_weight_dict_equals_the_same_sample_weights():
-    weighted = _fit(BackpropClassifier(class_weight={0: 1.0, 1: 3.0}, **PARAMS), X, y)
-    by_sample = _fit(BackpropClassifier(**PARAMS), X, y, sample_weight=np.where(y == 1, 3.0, 1.0))
+    weighted = quiet_fit(BackpropClassifier(class_weight={0: 1.0, 1: 3.0}, **PARAMS), X, y)
+    by_sample = quiet_fit(
+        BackpropClassifier(**PARAMS), X, y, sample_weight=np.where(y == 1, 3.0, 1.0)
+    )
     for a, b in zip(weighted.coefs_, by_sample.coefs_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def test_class_weight_multiplies_sample_weight():
     sample_weight = np.linspace(0.5, 2.0, len(y))
-    both = _fit(
+    both = quiet_fit(
         BackpropClassifier(class_weight={0: 1.0, 1: 3.0}, **PARAMS),
         X,
         y,
         sample_weight=sample_weight,
     )
-    product = _fit(
+    product = quiet_fit(
         BackpropClassifier(**PARAMS), X, y, sample_weight=sample_weight * np.where(y == 1, 3.0, 1.0)
     )
     np.testing.assert_allclose(both.coefs_[0], product.coefs_[0], rtol=1e-12)
 
 
 def test_balanced_class_weight_raises_minority_recall():
-    plain = _fit(BackpropClassifier(**PARAMS), X, y)
-    balanced = _fit(BackpropClassifier(class_weight="balanced", **PARAMS), X, y)
+    plain = quiet_fit(BackpropClassifier(**PARAMS), X, y)
+    balanced = quiet_fit(BackpropClassifier(class_weight="balanced", **PARAMS), X, y)
     assert recall_score(y, balanced.predict(X)) > recall_score(y, plain.predict(X)) + 0.05
 
 

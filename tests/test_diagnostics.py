@@ -1,11 +1,9 @@
 """Seeing inside training: validation loss, gradient norms, scoring, gradient clipping."""
 
-import warnings
-
 import numpy as np
 import pytest
+from helpers import quiet_fit
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer
 from sklearn.preprocessing import StandardScaler
 
@@ -15,12 +13,6 @@ X, y = make_classification(
     n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0
 )
 X = StandardScaler().fit_transform(X)
-
-
-def _fit(model, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(*args, **kwargs)
 
 
 def _held_out(model):
@@ -36,7 +28,7 @@ def _objective(model, X_part, y_part):
 
 
 def test_validation_loss_curve_is_the_objective_on_held_out_rows():
-    model = _fit(
+    model = quiet_fit(
         BackpropClassifier(
             hidden_layer_sizes=(10,), early_stopping=True, max_iter=1, l2=0.5, random_state=0
         ),
@@ -49,7 +41,7 @@ def test_validation_loss_curve_is_the_objective_on_held_out_rows():
 
 
 def test_no_validation_loss_without_early_stopping():
-    model = _fit(BackpropClassifier(max_iter=3, random_state=0), X, y)
+    model = quiet_fit(BackpropClassifier(max_iter=3, random_state=0), X, y)
     assert model.validation_loss_curve_ is None
     assert model.gradient_norms_.shape == (3, 1 + 1)
 
@@ -57,7 +49,7 @@ def test_no_validation_loss_without_early_stopping():
 def test_gradient_norms_are_the_rms_of_each_layers_weight_gradient():
     # No hidden layer, one full batch, a vanishing step: the recorded norm is
     # the RMS of X^T (p - Y) / n + l2 W / n at the (unchanged) weights.
-    model = _fit(
+    model = quiet_fit(
         BackpropClassifier(
             hidden_layer_sizes=(),
             batch_size=len(X),
@@ -78,8 +70,8 @@ def test_gradient_norms_are_the_rms_of_each_layers_weight_gradient():
 
 def test_gradient_norms_show_vanishing_gradients_in_deep_logistic_networks():
     deep = dict(hidden_layer_sizes=(16,) * 8, max_iter=3, random_state=0)
-    logistic = _fit(BackpropClassifier(activation="logistic", **deep), X, y).gradient_norms_
-    relu = _fit(BackpropClassifier(activation="relu", **deep), X, y).gradient_norms_
+    logistic = quiet_fit(BackpropClassifier(activation="logistic", **deep), X, y).gradient_norms_
+    relu = quiet_fit(BackpropClassifier(activation="relu", **deep), X, y).gradient_norms_
     assert logistic.shape == relu.shape == (3, 9)
     # Each logistic layer scales the delta by at most 1/4: the first layer starves.
     assert logistic[0, 0] < 1e-3 * logistic[0, -1]
@@ -96,9 +88,9 @@ def test_gradient_clipping_bounds_each_step():
         shuffle=False,
         random_state=0,
     )
-    free = _fit(BackpropClassifier(**common), X, y)
-    clipped = _fit(BackpropClassifier(clip_gradient_norm=1e-3, **common), X, y)
-    start = _fit(BackpropClassifier(**{**common, "learning_rate_init": 1e-300}), X, y)
+    free = quiet_fit(BackpropClassifier(**common), X, y)
+    clipped = quiet_fit(BackpropClassifier(clip_gradient_norm=1e-3, **common), X, y)
+    start = quiet_fit(BackpropClassifier(**{**common, "learning_rate_init": 1e-300}), X, y)
 
     def flat(model):
         return np.concatenate([p.ravel() for p in model.coefs_ + model.intercepts_])
@@ -111,7 +103,7 @@ def test_gradient_clipping_bounds_each_step():
 
 
 def test_scoring_loss_watches_the_validation_loss():
-    model = _fit(
+    model = quiet_fit(
         BackpropClassifier(early_stopping=True, scoring="loss", max_iter=15, random_state=0), X, y
     )
     np.testing.assert_allclose(model.validation_scores_, -np.array(model.validation_loss_curve_))
@@ -120,7 +112,7 @@ def test_scoring_loss_watches_the_validation_loss():
 
 @pytest.mark.parametrize("scoring", ["neg_log_loss", "balanced_accuracy", get_scorer("f1_macro")])
 def test_scoring_with_a_scikit_learn_scorer(scoring):
-    model = _fit(
+    model = quiet_fit(
         BackpropClassifier(
             early_stopping=True, scoring=scoring, n_iter_no_change=3, max_iter=40, random_state=0
         ),
@@ -135,7 +127,7 @@ def test_scoring_with_a_scikit_learn_scorer(scoring):
 
 def test_regressor_scoring_and_validation_loss():
     Y = np.column_stack([X[:, 0], X[:, 1] - X[:, 2]])
-    model = _fit(
+    model = quiet_fit(
         BackpropRegressor(
             early_stopping=True, scoring="neg_mean_absolute_error", max_iter=20, random_state=0
         ),
@@ -158,7 +150,7 @@ def test_warm_start_extends_every_curve():
     model = BackpropClassifier(
         early_stopping=True, warm_start=True, max_iter=4, n_iter_no_change=100, random_state=0
     )
-    _fit(model, X, y)
-    _fit(model, X, y)
+    quiet_fit(model, X, y)
+    quiet_fit(model, X, y)
     assert len(model.loss_curve_) == len(model.validation_loss_curve_) == 8
     assert model.gradient_norms_.shape == (8, 2)

@@ -1,19 +1,18 @@
 """The displays draw what the estimator recorded (Agg backend, extra skbackprop[plot])."""
 
 import sys
-import warnings
 
 import numpy as np
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib", reason="needs the plot extra")
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
 
 from skbackprop import BackpropClassifier, GradientFlowDisplay, TrainingCurveDisplay
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from helpers import quiet_fit
 
 X, y = make_classification(n_samples=200, n_features=6, random_state=0)
 
@@ -25,9 +24,7 @@ def _close_figures():
 
 
 def _fit(**params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return BackpropClassifier(random_state=0, **params).fit(X, y)
+    return quiet_fit(BackpropClassifier(random_state=0, **params), X, y)
 
 
 def test_training_curve_with_early_stopping():
