@@ -193,6 +193,17 @@ class Network:
         self.params[self.n_weights :] = 0
         return self
 
+    def snapshot(self, out=None):
+        """A copy of every weight and bias (into ``out``, a buffer from an earlier snapshot)."""
+        if out is None:
+            return self.params.copy()
+        np.copyto(out, self.params)
+        return out
+
+    def restore(self, snapshot):
+        """Go back to the weights and biases of ``snapshot()``."""
+        np.copyto(self.params, snapshot)
+
     def set_parameters(self, coefs, intercepts):
         for mine, theirs in zip(
             self.coefs + self.intercepts, list(coefs) + list(intercepts), strict=True

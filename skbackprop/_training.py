@@ -114,17 +114,17 @@ class _Snapshot:
 
     def __init__(self, network, solver):
         self.network, self.solver = network, solver
-        self.params = network.params.copy()
+        self.params = network.snapshot()
         self.solver_state = solver.get_state()
         self.epoch = 0
 
     def save(self, epoch):
-        np.copyto(self.params, self.network.params)
+        self.network.snapshot(out=self.params)
         self.solver_state = self.solver.get_state()
         self.epoch = epoch
 
     def restore(self):
-        np.copyto(self.network.params, self.params)
+        self.network.restore(self.params)
         self.solver.set_state(self.solver_state)
 
 

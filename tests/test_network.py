@@ -180,3 +180,20 @@ def test_backward_needs_a_training_forward_pass():
     ws = network.forward(np.ones((5, 3)))
     with pytest.raises(ValueError, match="training=True"):
         network.backward(np.ones((5, 3)), ws)
+
+
+def test_snapshot_and_restore_go_back_to_the_same_weights():
+    network = Network([3, 4, 2], "tanh", "softmax", np.float32)
+    network.initialize(np.random.default_rng(0))
+    before = [coef.copy() for coef in network.coefs]
+    saved = network.snapshot()
+    network.params += 1
+    network.restore(saved)
+    for coef, expected in zip(network.coefs, before, strict=True):
+        np.testing.assert_array_equal(coef, expected)
+    network.params += 1
+    assert network.snapshot(out=saved) is saved  # refilled in place
+    network.params -= 5
+    network.restore(saved)
+    for coef, expected in zip(network.coefs, before, strict=True):
+        np.testing.assert_array_equal(coef, expected + 1)

@@ -226,7 +226,7 @@ def test_a_full_batch_epoch_records_the_objective_before_its_step(l1, l2):
 
 def test_mini_batch_loss_is_the_mean_of_each_batchs_objective_before_its_step():
     X, Y, network, trainer = _setup(batch_size=20, l2=0.5, lr=0.5)
-    expected, params = [], network.params.copy()
+    expected, params = [], network.snapshot()
     # Replay the epoch by hand: each batch's objective, then its step.
     for start in range(0, 60, 20):
         rows = slice(start, start + 20)
@@ -236,7 +236,7 @@ def test_mini_batch_loss_is_the_mean_of_each_batchs_objective_before_its_step():
         network.backward(X[rows], ws)
         expected.append(loss + trainer._add_penalty_gradient())
         trainer.solver.step(network.params, network.grads)
-    network.params[...] = params
+    network.restore(params)
     history = History()
     trainer.run(TrainingData(X, Y), max_epochs=1, history=history)
     assert history.loss_curve[0] == pytest.approx(np.mean(expected), rel=1e-12)
