@@ -1,5 +1,7 @@
 """Docstring sections shared by BackpropClassifier and BackpropRegressor, written once."""
 
+from ._training import History
+
 PARAMETERS = """\
 hidden_layer_sizes : tuple of int, default=(100,)
     Units in each hidden layer; ``()`` means no hidden layer (a linear or
@@ -123,37 +125,7 @@ loss_ : float
     its step, averaged over the epoch's batches (by rows or sample weights).
     With one full batch, the objective at the weights the epoch started from.
 
-loss_curve_ : list of float
-    ``loss_`` after every epoch (accumulated over ``warm_start`` fits and
-    ``partial_fit`` calls).
-
-best_loss_ : float or None
-    Lowest ``loss_`` reached; None with ``early_stopping``.
-
-validation_scores_ : list of float or None
-    Validation score ({score}) after every epoch; None without ``early_stopping``.
-
-best_validation_score_ : float or None
-    Best validation score; None without ``early_stopping``.
-
-best_epoch_ : int or None
-    The epoch whose weights early stopping kept (1-based, counting the
-    epochs of earlier ``warm_start`` fits, as ``loss_curve_`` does); None
-    without ``early_stopping``.
-
-validation_loss_curve_ : list of float or None
-    The objective (mean loss plus penalties) on the held-out data after
-    every epoch; None without ``early_stopping``.
-
-gradient_norms_ : ndarray of shape (n_epochs, `n_layers_` - 1)
-    For every epoch in ``loss_curve_`` and every layer, the root-mean-square of the layer's weight
-    gradient (penalty included, before clipping), averaged over the epoch's
-    batches. Vanishing gradients show as tiny values in the first layers,
-    exploding ones as huge values.
-
-t_ : int
-    Number of training samples seen by the solver.
-
+{recorded}
 coefs_ : list of ndarray
     ``coefs_[i]`` is the weight matrix from layer ``i`` to layer ``i + 1``.
 
@@ -187,8 +159,9 @@ def parameters(split, score):
 
 
 def attributes(score, out_activations):
-    """The shared part of the Attributes section."""
-    return ATTRIBUTES.replace("{score}", score).replace("{out_activations}", out_activations)
+    """The shared part of the Attributes section; the recorded ones come from History."""
+    text = ATTRIBUTES.replace("{recorded}", History.attribute_docs())
+    return text.replace("{score}", score).replace("{out_activations}", out_activations)
 
 
 def fill(template, **sections):

@@ -468,19 +468,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.__dict__.update(_network_attributes(network, copy=False))
 
     def _store_fitted(self, network, solver, history, n_epochs, continued):
-        early = self.early_stopping
         self.__dict__.update(
-            _network_attributes(network, copy=False),
+            **_network_attributes(network, copy=False),
+            **history.fitted_attributes(self.early_stopping),
             n_iter_=self.n_iter_ + n_epochs if continued else n_epochs,
-            t_=history.samples_seen,
             loss_=history.loss_curve[-1],
-            loss_curve_=list(history.loss_curve),
-            gradient_norms_=np.array(history.gradient_norms),
-            best_loss_=None if early else history.best_loss,
-            validation_scores_=list(history.validation_scores) if early else None,
-            validation_loss_curve_=list(history.validation_losses) if early else None,
-            best_validation_score_=history.best_validation_score if early else None,
-            best_epoch_=history.best_epoch if early else None,
             _training_history=dataclasses.asdict(history),
             _solver_state={"solver": self.solver, "state": solver.get_state()},
         )

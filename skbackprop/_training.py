@@ -32,7 +32,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +44,23 @@ NON_FINITE_MESSAGE = (
     "diverged. Try a smaller learning_rate_init, or scale the inputs (for example "
     "with sklearn.preprocessing.StandardScaler)."
 )
+
+
+def recorded(attribute, type_doc, doc, *, when=None, as_array=False, **field_options):
+    """A :class:`History` field that the estimators expose as ``attribute``.
+
+    ``type_doc`` and ``doc`` document it (numpydoc, unindented). ``when`` is
+    None to expose it always, True only with early stopping and False only
+    without (None otherwise); ``as_array`` exposes a list as one ndarray.
+    """
+    metadata = {
+        "attribute": attribute,
+        "doc": doc,
+        "when": when,
+        "type_doc": type_doc,
+        "as_array": as_array,
+    }
+    return field(metadata=metadata, **field_options)
 
 
 @dataclass
@@ -78,19 +95,101 @@ class TrainingData:
 
 @dataclass
 class History:
-    """What training remembers across calls, as plain values."""
+    """What training remembers across calls, as plain values.
 
-    loss_curve: list = field(default_factory=list)
-    validation_scores: list | None = None
-    validation_losses: list | None = None
-    # One array per epoch: the RMS of each layer's weight gradient, averaged over batches.
-    gradient_norms: list = field(default_factory=list)
-    best_loss: float = math.inf
-    best_validation_score: float = -math.inf
-    # The epoch (1-based, counting earlier calls) of the best validation score.
-    best_epoch: int | None = None
+    A field made by :func:`recorded` is also a fitted attribute of the
+    estimators, documented by its ``doc``: to record a new curve, add the
+    field here and append to it in :class:`Trainer`; the estimators expose
+    and document it from this declaration.
+    """
+
+    loss_curve: list = recorded(
+        "loss_curve_",
+        "list of float",
+        """``loss_`` after every epoch (accumulated over ``warm_start`` fits and
+``partial_fit`` calls).""",
+        default_factory=list,
+    )
+    best_loss: float = recorded(
+        "best_loss_",
+        "float or None",
+        "Lowest ``loss_`` reached; None with ``early_stopping``.",
+        when=False,
+        default=math.inf,
+    )
+    validation_scores: list | None = recorded(
+        "validation_scores_",
+        "list of float or None",
+        "Validation score ({score}) after every epoch; None without ``early_stopping``.",
+        when=True,
+        default=None,
+    )
+    best_validation_score: float = recorded(
+        "best_validation_score_",
+        "float or None",
+        "Best validation score; None without ``early_stopping``.",
+        when=True,
+        default=-math.inf,
+    )
+    best_epoch: int | None = recorded(
+        "best_epoch_",
+        "int or None",
+        """The epoch whose weights early stopping kept (1-based, counting the
+epochs of earlier ``warm_start`` fits, as ``loss_curve_`` does); None
+without ``early_stopping``.""",
+        when=True,
+        default=None,
+    )
+    validation_losses: list | None = recorded(
+        "validation_loss_curve_",
+        "list of float or None",
+        """The objective (mean loss plus penalties) on the held-out data after
+every epoch; None without ``early_stopping``.""",
+        when=True,
+        default=None,
+    )
+    gradient_norms: list = recorded(
+        "gradient_norms_",
+        "ndarray of shape (n_epochs, `n_layers_` - 1)",
+        """For every epoch in ``loss_curve_`` and every layer, the root-mean-square of the layer's
+weight gradient (penalty included, before clipping), averaged over the epoch's
+batches. Vanishing gradients show as tiny values in the first layers,
+exploding ones as huge values.""",
+        as_array=True,
+        default_factory=list,
+    )
+    samples_seen: int = recorded(
+        "t_", "int", "Number of training samples seen by the solver.", default=0
+    )
     no_improvement_count: int = 0
-    samples_seen: int = 0
+
+    def fitted_attributes(self, early_stopping):
+        """The recorded fields as the estimators' fitted attributes, copied."""
+        attributes = {}
+        for item in fields(self):
+            meta = item.metadata
+            if "attribute" not in meta:
+                continue
+            value = getattr(self, item.name)
+            if meta["when"] is not None and meta["when"] != early_stopping:
+                value = None
+            elif meta["as_array"]:
+                value = np.array(value)
+            elif isinstance(value, list):
+                value = list(value)
+            attributes[meta["attribute"]] = value
+        return attributes
+
+    @classmethod
+    def attribute_docs(cls):
+        """The numpydoc entries of the recorded fields, in declaration order."""
+        entries = []
+        for item in fields(cls):
+            meta = item.metadata
+            if "attribute" in meta:
+                doc = "\n".join("    " + line for line in meta["doc"].splitlines())
+                entries.append(f"{meta['attribute']} : {meta['type_doc']}\n{doc}\n")
+        return "\n".join(entries)
 
     def bookmark(self):
         """The history's state now, for :meth:`rollback`: list lengths and scalars."""

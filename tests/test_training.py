@@ -386,3 +386,18 @@ def test_verbose_says_which_rule_stopped_training_and_which_weights_were_kept(ca
     assert last == (
         "Interrupted by the user. Stopping; keeping the weights of epoch 1, the last complete one."
     )
+
+
+def test_every_recorded_field_is_a_documented_fitted_attribute():
+    from sklearn.datasets import make_classification
+
+    from skbackprop import BackpropClassifier, BackpropRegressor
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    names = list(History().fitted_attributes(early_stopping=True))
+    assert "loss_curve_" in names and "best_epoch_" in names
+    for Estimator in (BackpropClassifier, BackpropRegressor):
+        model = Estimator(max_iter=2, early_stopping=True).fit(X, y)
+        for name in names:
+            assert f"\n{name} : " in Estimator.__doc__
+            assert hasattr(model, name)
