@@ -37,8 +37,9 @@ from . import _docs, _warnings
 from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_callbacks
 from ._losses import LOSSES
-from ._network import Network
+from ._network import PREDICT_MAX_CHUNK_ROWS, Network
 from ._solvers import SOLVERS, make_solver
+from ._threads import blas_threads_for, largest_product
 from ._training import History, Trainer, TrainingData, _CtrlC
 
 AUTO_BATCH_SIZE = 200
@@ -299,7 +300,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
         ) as hooks:
             trainer = self._trainer(network, solver, data, rng, seed, hooks)
-            with _CtrlC() as ctrl_c:
+            threads = blas_threads_for(largest_product(trainer.batch_size, network.layer_sizes))
+            with threads, _CtrlC() as ctrl_c:
                 n_epochs, stopped = trainer.run(data, max_epochs, history, ctrl_c=ctrl_c)
                 # Training is over: a Ctrl-C now must not leave a half-stored model.
                 with ctrl_c.holding():
@@ -516,7 +518,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # check_is_fitted's scan of every attribute costs more than a one-row forward pass.
         if "coefs_" not in self.__dict__:
             check_is_fitted(self)
-        output = self._network().predict(self._input_to_predict(X), logits=logits)
+        X = self._input_to_predict(X)
+        network = self._network()
+        # Prediction runs in chunks of at most PREDICT_MAX_CHUNK_ROWS rows.
+        product = largest_product(min(X.shape[0], PREDICT_MAX_CHUNK_ROWS), network.layer_sizes)
+        with blas_threads_for(product):
+            output = network.predict(X, logits=logits)
         if not np.isfinite(output).all():
             raise ValueError(
                 "The network's output is not finite (inf or NaN) for some rows of X: "

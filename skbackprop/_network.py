@@ -27,6 +27,7 @@ from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 
 # Memory for one chunk of rows when predicting, so it stays bounded on any number of rows.
 PREDICT_CHUNK_BYTES = 8 * 2**20
+PREDICT_MAX_CHUNK_ROWS = 65536
 
 # Layers with at most this many units (the output layer, typically) send deltas
 # back through a contiguous transposed copy of their weights: OpenBLAS
@@ -301,7 +302,7 @@ class Network:
             # hidden activations, their scratch and masks, logits and output
             bytes_per_row = self.dtype.itemsize * (2 * sum(self.layer_sizes[1:]))
             bytes_per_row += sum(self.layer_sizes[1:-1])
-            chunk_rows = min(max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), 65536)
+            chunk_rows = min(max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), PREDICT_MAX_CHUNK_ROWS)
         result = np.empty((n_rows, self.layer_sizes[-1]), dtype=self.dtype)
         for start in range(0, n_rows, chunk_rows):
             stop = min(start + chunk_rows, n_rows)
