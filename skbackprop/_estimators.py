@@ -133,6 +133,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "dtype": [StrOptions({"auto", "float32", "float64"})],
     }
 
     def __init__(
@@ -164,6 +165,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         random_state=None,
         verbose=0,
         warm_start=False,
+        dtype="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -191,6 +193,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.dtype = dtype
 
     # -- what the classifier and the regressor do differently ----------------
 
@@ -327,7 +330,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=_FLOAT_DTYPES,
+            dtype=_FLOAT_DTYPES if self.dtype == "auto" else self.dtype,
             multi_output=True,
             y_numeric=not is_classifier(self),
             reset=first_call,
@@ -669,6 +672,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         random_state=None,
         verbose=0,
         warm_start=False,
+        dtype="auto",
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -697,6 +701,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            dtype=dtype,
         )
         self.class_weight = class_weight
 

@@ -672,3 +672,34 @@ def test_threads_predicting_with_one_model_at_once_get_their_own_answers(classif
         results = list(pool.map(model.predict_proba, inputs))
     for got, want in zip(results, expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+# -- dtype: the precision of training and prediction (issue 13) ------------------
+
+
+@pytest.mark.parametrize(
+    "dtype, input_dtype, expected",
+    [
+        ("auto", np.float64, np.float64),
+        ("auto", np.float32, np.float32),
+        ("auto", np.int64, np.float64),
+        ("float32", np.float64, np.float32),
+        ("float64", np.float32, np.float64),
+    ],
+)
+def test_dtype_sets_the_precision_of_weights_and_predictions(dtype, input_dtype, expected):
+    X, y = make_classification(n_samples=100, n_features=5, random_state=0)
+    X = (X * 10).astype(input_dtype)
+    model = quiet_fit(BackpropClassifier(dtype=dtype, max_iter=3, random_state=0), X, y)
+    assert {coef.dtype for coef in model.coefs_ + model.intercepts_} == {np.dtype(expected)}
+    assert model.predict_proba(X).dtype == expected
+    assert model.predict_proba(X.astype(np.float64)).dtype == expected
+    regressor = BackpropRegressor(dtype=dtype, max_iter=3, random_state=0)
+    assert quiet_fit(regressor, X, y.astype(float)).predict(X).dtype == expected
+
+
+def test_float32_training_of_float64_input_matches_training_on_float32_input():
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    from_64 = quiet_fit(BackpropClassifier(dtype="float32", max_iter=5, random_state=0), X, y)
+    from_32 = quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X.astype(np.float32), y)
+    _same_parameters(from_64, from_32)
