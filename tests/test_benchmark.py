@@ -38,6 +38,35 @@ def _fewer_calls(workload):
     return lambda repeats: workload(repeats, calls=5)
 
 
+def test_the_scenarios_users_meet_print_their_rows(benchmark, monkeypatch, tmp_path, capsys):
+    # Few epochs and fits: this checks the rows come out, not the speed.
+    monkeypatch.setitem(
+        benchmark.WORKLOADS, "busy", lambda r: [benchmark.busy_neighbour_workload(r, epochs=2)]
+    )
+    monkeypatch.setitem(
+        benchmark.WORKLOADS, "search", lambda r: [benchmark.parallel_search_workload(r, epochs=2)]
+    )
+    monkeypatch.setitem(
+        benchmark.WORKLOADS,
+        "small-fits",
+        lambda r: [benchmark.small_fits_workload(r, n_fits=2, epochs=2)],
+    )
+    out = tmp_path / "results.json"
+    workloads = ["busy", "search", "small-fits"]
+    monkeypatch.setattr(
+        "sys.argv", ["run.py", "--repeats", "1", "--workloads", *workloads, "--json", str(out)]
+    )
+    benchmark.main()
+    printed = capsys.readouterr().out
+    for name in ["busy neighbour, digits", "parallel search", "small fits"]:
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        assert "ratio<=" in line
+    assert "under load x" in printed
+    rows = {row["workload"]: row for row in json.loads(out.read_text())["results"]}
+    busy = rows["busy neighbour, digits"]
+    assert busy["load_slowdown"] == pytest.approx(busy["ours_seconds"] / busy["ours_quiet_seconds"])
+
+
 def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_path, capsys):
     out = tmp_path / "results.json"
     workloads = ["wide", "small-batch", "diagnostics", "latency"]
@@ -48,7 +77,8 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     )
     benchmark.main()
     printed = capsys.readouterr().out
-    for name in ["wide float32", "wide float64", "small-batch float32", "small-batch float64"]:
+    names = ["wide float32", "wide float64", "wide float64 as float32", "small-batch float32"]
+    for name in [*names, "small-batch float64"]:
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "pairs" in line and ("met" in line or "MISSED" in line)
     assert "gradient norms, wide" in printed
@@ -59,7 +89,7 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     results = json.loads(out.read_text())
     assert set(results["peak_gflops"]) == {"float32", "float64"}
     timed = [row for row in results["results"] if "ratio" in row and "latency" not in row]
-    assert len(timed) == 4
+    assert len(timed) == 5
     for row in timed:
         assert len(row["ours_times"]) == len(row["sklearn_times"]) == 2
         expected = np.median(np.divide(row["ours_times"], row["sklearn_times"]))
