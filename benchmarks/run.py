@@ -421,6 +421,27 @@ def latency_workload(repeats, calls=300):
     return rows
 
 
+def solvers_workload(repeats, epochs=1):
+    """Each adaptive solver's fit time against Adam's on the wide network (ours only)."""
+    X, y = wide_data(np.float32)
+    common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(epochs))
+    times = {name: [] for name in ("adam", "rmsprop", "adagrad")}
+    for _ in range(repeats):
+        for name in times:
+            times[name].append(timed_fit(BackpropClassifier(solver=name, **common), X, y))
+    rows = []
+    for name in ("rmsprop", "adagrad"):
+        rows.append(
+            {
+                "workload": f"{name} vs adam",
+                "seconds": statistics.median(times[name]),
+                "adam_seconds": statistics.median(times["adam"]),
+                "ratio_to_adam": statistics.median(pair_ratios(times[name], times["adam"])),
+            }
+        )
+    return rows
+
+
 def diagnostics_workload(repeats):
     """What recording gradient_norms_ costs: fits with it against fits without."""
     from skbackprop._training import Trainer
@@ -465,6 +486,7 @@ WORKLOADS = {
     "busy": lambda repeats: [busy_neighbour_workload(repeats)],
     "search": lambda repeats: [parallel_search_workload(repeats)],
     "small-fits": lambda repeats: [small_fits_workload(repeats)],
+    "solvers": solvers_workload,
     "diagnostics": diagnostics_workload,
 }
 
@@ -475,6 +497,14 @@ def print_row(row):
         print(
             f"{name:28s} median with {row['with']:.3f}s, without {row['without']:.3f}s; "
             f"median of the pairs: {100 * row['overhead']:+.1f}% of fit time",
+            flush=True,
+        )
+        return
+    if "ratio_to_adam" in row:
+        met = "met" if row["ratio_to_adam"] <= 1.1 else "MISSED"
+        print(
+            f"{name:22s} {row['seconds']:.3f}s vs adam {row['adam_seconds']:.3f}s, "
+            f"ratio {row['ratio_to_adam']:.2f}  [ratio<=1.1: {met}]",
             flush=True,
         )
         return

@@ -10,10 +10,12 @@ hidden_layer_sizes : tuple of int, default=(100,)
 activation : {"identity", "logistic", "tanh", "relu", "leaky_relu"}, default="relu"
     Activation of the hidden layers. ``leaky_relu`` is ``max(z, 0.01 z)``.
 
-solver : {"sgd", "momentum", "adam"}, default="adam"
+solver : {"sgd", "momentum", "adam", "rmsprop", "adagrad"}, default="adam"
     ``"sgd"``: ``w -= lr * g``. ``"momentum"``: ``v = momentum * v - lr * g;
     w += v`` (Nesterov's variant with ``nesterovs_momentum=True``).
-    ``"adam"``: Adam with bias-corrected moments.
+    ``"adam"``: Adam with bias-corrected moments. ``"rmsprop"``: ``v = rho *
+    v + (1 - rho) * g ** 2; w -= lr * g / (sqrt(v) + epsilon)``.
+    ``"adagrad"``: ``G += g ** 2; w -= lr * g / (sqrt(G) + epsilon)``.
 
 batch_size : int or "auto", default="auto"
     Rows per gradient step. ``"auto"`` is ``min(200, n_samples)``; a value
@@ -24,8 +26,8 @@ learning_rate_init : float, default=0.001
     Initial step size.
 
 learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    Step-size schedule of the ``"sgd"`` and ``"momentum"`` solvers (``"adam"``
-    ignores it). ``"invscaling"``: ``lr = learning_rate_init / (t + 1) **
+    Step-size schedule, for every solver (scikit-learn's MLP applies it to
+    ``"sgd"`` only). ``"invscaling"``: ``lr = learning_rate_init / (t + 1) **
     power_t`` after each epoch, ``t`` being the samples seen so far.
     ``"adaptive"``: when the stopping rule would end training, divide the
     step size by 5 and go on, until it falls below 1e-6.
@@ -64,8 +66,11 @@ beta_1 : float, default=0.9
 beta_2 : float, default=0.999
     Decay of Adam's second-moment estimate, in [0, 1).
 
+rho : float, default=0.9
+    Decay of RMSProp's running mean of squared gradients, in [0, 1).
+
 epsilon : float, default=1e-8
-    Adam's numerical-stability constant.
+    Numerical-stability constant of ``"adam"``, ``"rmsprop"`` and ``"adagrad"``.
 
 early_stopping : bool, default=False
     Hold out ``validation_fraction`` of the training data ({split}), stop

@@ -119,6 +119,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "nesterovs_momentum": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -154,6 +155,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         nesterovs_momentum=True,
         beta_1=0.9,
         beta_2=0.999,
+        rho=0.9,
         epsilon=1e-8,
         early_stopping=False,
         validation_fraction=0.1,
@@ -182,6 +184,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.nesterovs_momentum = nesterovs_momentum
         self.beta_1 = beta_1
         self.beta_2 = beta_2
+        self.rho = rho
         self.epsilon = epsilon
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -661,6 +664,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         nesterovs_momentum=True,
         beta_1=0.9,
         beta_2=0.999,
+        rho=0.9,
         epsilon=1e-8,
         early_stopping=False,
         validation_fraction=0.1,
@@ -690,6 +694,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             nesterovs_momentum=nesterovs_momentum,
             beta_1=beta_1,
             beta_2=beta_2,
+            rho=rho,
             epsilon=epsilon,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,

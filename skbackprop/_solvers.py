@@ -7,8 +7,8 @@ arrays (moments, velocity, a scratch buffer) on its first step, sized like
 remembers between steps is in ``get_state()``, so training can roll back to
 an earlier epoch or continue in a later ``partial_fit`` exactly.
 
-Learning-rate schedules (``sgd`` and ``momentum``), as scikit-learn's MLP
-defines them:
+Learning-rate schedules, for every solver here (scikit-learn's MLP applies
+them to ``sgd`` only), as scikit-learn defines them:
 
 - ``constant``: ``lr = learning_rate_init``;
 - ``invscaling``: after each epoch ``lr = learning_rate_init / (t + 1)**power_t``
@@ -148,15 +148,22 @@ class Adam(Sgd):
 
     ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
     ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
-    The learning rate has no schedule and training stops on a plateau.
 
     The moments are kept divided by ``1 - beta``: ``M = m / (1 - beta_1)``
     follows ``M = beta_1 M + g``, one pass over the parameters fewer than
     ``m``, and likewise ``V``; the constants move into the step.
     """
 
-    def __init__(self, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(learning_rate_init)
+    def __init__(
+        self,
+        learning_rate_init,
+        learning_rate="constant",
+        power_t=0.5,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+    ):
+        super().__init__(learning_rate_init, learning_rate, power_t)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
@@ -202,9 +209,6 @@ class Adam(Sgd):
         scratch *= step_size
         params -= scratch
 
-    def lower_learning_rate_on_plateau(self):
-        return False
-
     def get_state(self):
         state = {**super().get_state(), "t": self.t}
         if self._M is not None:
@@ -219,7 +223,100 @@ class Adam(Sgd):
             self._V = np.array(state["V"], copy=True)
 
 
-SOLVERS = {"sgd": Sgd, "momentum": Momentum, "adam": Adam}
+class RMSProp(Sgd):
+    """RMSProp (Tieleman & Hinton, 2012): a step scaled by a running RMS of the gradient.
+
+    ``v = rho v + (1 - rho) g**2``, ``w -= lr * g / (sqrt(v) + epsilon)``.
+
+    ``V = v / (1 - rho)`` follows ``V = rho V + g**2``, one pass fewer, and
+    ``g / (sqrt(v) + eps) = g / sqrt(1 - rho) / (sqrt(V) + eps / sqrt(1 - rho))``.
+    """
+
+    def __init__(
+        self, learning_rate_init, learning_rate="constant", power_t=0.5, rho=0.9, epsilon=1e-8
+    ):
+        super().__init__(learning_rate_init, learning_rate, power_t)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+        self._V = None
+
+    def _make_state(self, params):
+        super()._make_state(params)
+        if self._V is None:
+            self._V = np.zeros_like(params)
+
+    @property
+    def mean_square(self):
+        """The running mean of the squared gradient, ``v``."""
+        return (1 - self.rho) * self._V
+
+    def step(self, params, grads):
+        if self._scratch is None:
+            self._make_state(params)
+        scratch, V = self._scratch, self._V
+        V *= self.rho
+        np.square(grads, out=scratch)
+        V += scratch
+        root = math.sqrt(1 - self.rho)
+        np.sqrt(V, out=scratch)
+        scratch += self.epsilon / root
+        np.divide(grads, scratch, out=scratch)
+        scratch *= self.learning_rate / root
+        params -= scratch
+
+    def get_state(self):
+        state = super().get_state()
+        if self._V is not None:
+            state["V"] = self._V.copy()
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        if "V" in state:
+            self._V = np.array(state["V"], copy=True)
+
+
+class AdaGrad(Sgd):
+    """AdaGrad (Duchi, Hazan & Singer, 2011): steps shrink with the sum of squared gradients.
+
+    ``G += g**2``, ``w -= lr * g / (sqrt(G) + epsilon)``.
+    """
+
+    def __init__(self, learning_rate_init, learning_rate="constant", power_t=0.5, epsilon=1e-8):
+        super().__init__(learning_rate_init, learning_rate, power_t)
+        self.epsilon = float(epsilon)
+        self.sum_of_squares = None
+
+    def _make_state(self, params):
+        super()._make_state(params)
+        if self.sum_of_squares is None:
+            self.sum_of_squares = np.zeros_like(params)
+
+    def step(self, params, grads):
+        if self._scratch is None:
+            self._make_state(params)
+        scratch, G = self._scratch, self.sum_of_squares
+        np.square(grads, out=scratch)
+        G += scratch
+        np.sqrt(G, out=scratch)
+        scratch += self.epsilon
+        np.divide(grads, scratch, out=scratch)
+        scratch *= self.learning_rate
+        params -= scratch
+
+    def get_state(self):
+        state = super().get_state()
+        if self.sum_of_squares is not None:
+            state["G"] = self.sum_of_squares.copy()
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        if "G" in state:
+            self.sum_of_squares = np.array(state["G"], copy=True)
+
+
+SOLVERS = {"sgd": Sgd, "momentum": Momentum, "adam": Adam, "rmsprop": RMSProp, "adagrad": AdaGrad}
 
 
 def make_solver(name, **settings):

@@ -69,7 +69,7 @@ def test_the_scenarios_users_meet_print_their_rows(benchmark, monkeypatch, tmp_p
 
 def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_path, capsys):
     out = tmp_path / "results.json"
-    workloads = ["wide", "small-batch", "diagnostics", "latency"]
+    workloads = ["wide", "small-batch", "diagnostics", "latency", "solvers"]
     monkeypatch.setattr(benchmark, "latency_workload", _fewer_calls(benchmark.latency_workload))
     monkeypatch.setitem(benchmark.WORKLOADS, "latency", benchmark.latency_workload)
     monkeypatch.setattr(
@@ -82,6 +82,8 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "pairs" in line and ("met" in line or "MISSED" in line)
     assert "gradient norms, wide" in printed
+    for name in ["rmsprop vs adam", "adagrad vs adam"]:
+        assert "ratio<=1.1" in next(line for line in printed.splitlines() if line.startswith(name))
     for name in ["predict_proba 1 row", "predict_proba 100 rows"]:
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "us per call" in line and ("met" in line or "MISSED" in line)
@@ -89,6 +91,7 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     results = json.loads(out.read_text())
     assert set(results["peak_gflops"]) == {"float32", "float64"}
     timed = [row for row in results["results"] if "ratio" in row and "latency" not in row]
+    assert {row["workload"] for row in results["results"]} >= {"rmsprop vs adam", "adagrad vs adam"}
     assert len(timed) == 5
     for row in timed:
         assert len(row["ours_times"]) == len(row["sklearn_times"]) == 2

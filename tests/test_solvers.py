@@ -6,8 +6,10 @@ import pytest
 from skbackprop._solvers import (
     MIN_ADAPTIVE_LEARNING_RATE,
     SOLVERS,
+    AdaGrad,
     Adam,
     Momentum,
+    RMSProp,
     Sgd,
     make_solver,
 )
@@ -52,7 +54,7 @@ def test_momentum_step_nesterov():
 def test_adam_steps():
     params = W0.copy()
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
-    solver = Adam(lr, b1, b2, eps)
+    solver = Adam(lr, beta_1=b1, beta_2=b2, epsilon=eps)
     solver.step(params, G1)
     # t = 1: m = 0.1 g, v = 0.001 g^2, step = lr sqrt(1 - b2) / (1 - b1) = lr * sqrt(0.001) / 0.1
     # m / (sqrt(v) + eps) = 0.1 g / (sqrt(0.001) |g| + eps)
@@ -92,6 +94,7 @@ def test_make_solver_takes_the_hyper_parameters_each_solver_names(name):
         beta_1=0.8,
         beta_2=0.99,
         epsilon=1e-6,
+        rho=0.7,
         hidden_layer_sizes=(3,),  # not a solver's: ignored
     )
     solver = make_solver(name, **settings)
@@ -99,7 +102,9 @@ def test_make_solver_takes_the_hyper_parameters_each_solver_names(name):
     expected = {
         "sgd": dict(schedule="invscaling", power_t=0.25),
         "momentum": dict(schedule="invscaling", power_t=0.25, momentum=0.5, nesterov=False),
-        "adam": dict(beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+        "adam": dict(schedule="invscaling", beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+        "rmsprop": dict(schedule="invscaling", power_t=0.25, rho=0.7, epsilon=1e-6),
+        "adagrad": dict(schedule="invscaling", power_t=0.25, epsilon=1e-6),
     }[name]
     assert {key: getattr(solver, key) for key in expected} == expected
 
@@ -127,8 +132,61 @@ def test_adaptive_schedule_divides_by_five_then_stops():
     assert not solver.lower_learning_rate_on_plateau()
 
 
-def test_adam_stops_on_a_plateau():
+def test_adam_stops_on_a_plateau_or_with_adaptive_lowers_its_rate():
     assert not Adam(0.1).lower_learning_rate_on_plateau()
+    adaptive = Adam(0.1, learning_rate="adaptive")
+    assert adaptive.lower_learning_rate_on_plateau() and adaptive.learning_rate == 0.02
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad"])
+def test_schedules_apply_to_the_adaptive_solvers_too(name):
+    solver = make_solver(name, learning_rate_init=0.1, learning_rate="invscaling", power_t=0.5)
+    solver.end_epoch(samples_seen=99)
+    assert solver.learning_rate == pytest.approx(0.1 / 100**0.5)
+
+
+def test_rmsprop_steps():
+    params = W0.copy()
+    lr, rho, eps = 0.01, 0.9, 1e-8
+    solver = RMSProp(lr, rho=rho, epsilon=eps)
+    solver.step(params, G1)
+    # v1 = (1 - rho) g1^2 = 0.1 g1^2; w1 = w0 - lr g1 / (sqrt(v1) + eps)
+    v1 = 0.1 * G1**2
+    w1 = W0 - lr * G1 / (np.sqrt(v1) + eps)
+    np.testing.assert_allclose(params, w1, rtol=1e-12)
+    # The first step is lr / sqrt(0.1) in size, against the gradient's sign.
+    np.testing.assert_allclose(W0 - params, lr / np.sqrt(0.1) * np.sign(G1), rtol=1e-6)
+    solver.step(params, G2)
+    v2 = rho * v1 + (1 - rho) * G2**2
+    np.testing.assert_allclose(solver.mean_square, v2, rtol=1e-12)
+    np.testing.assert_allclose(params, w1 - lr * G2 / (np.sqrt(v2) + eps), rtol=1e-12)
+
+
+def test_adagrad_steps():
+    params = W0.copy()
+    lr, eps = 0.1, 1e-8
+    solver = AdaGrad(lr, epsilon=eps)
+    solver.step(params, G1)
+    # G1 = g1^2: the first step is lr * sign(g1) (up to epsilon).
+    np.testing.assert_allclose(params, W0 - lr * G1 / (np.abs(G1) + eps), rtol=1e-12)
+    w1 = params.copy()
+    solver.step(params, G2)
+    sums = G1**2 + G2**2
+    np.testing.assert_allclose(solver.sum_of_squares, sums)
+    np.testing.assert_allclose(params, w1 - lr * G2 / (np.sqrt(sums) + eps), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_every_solvers_state_round_trips(name):
+    params_a = W0.copy()
+    solver_a = make_solver(name, learning_rate_init=0.01)
+    solver_a.step(params_a, G1)
+    params_b = params_a.copy()
+    solver_b = make_solver(name, learning_rate_init=0.01)
+    solver_b.set_state(solver_a.get_state())
+    solver_a.step(params_a, G2)
+    solver_b.step(params_b, G2)
+    np.testing.assert_array_equal(params_a, params_b)
 
 
 def test_state_round_trip_continues_identically():
