@@ -57,6 +57,9 @@ TARGETS = {
     "busy neighbour, digits": 0.3,
     "parallel search": 0.5,
     "small fits": 0.5,
+    "lbfgs iris": 1.0,
+    "lbfgs wine": 1.0,
+    "lbfgs breast_cancer": 1.0,
 }
 # Ours under load against ours on a quiet machine (the busy-neighbour scenario).
 TARGET_LOAD_SLOWDOWN = 1.5
@@ -421,6 +424,39 @@ def latency_workload(repeats, calls=300):
     return rows
 
 
+def lbfgs_workload(repeats):
+    """solver="lbfgs" on iris, wine and breast cancer against scikit-learn's lbfgs."""
+    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+
+    rows = []
+    for load in (load_iris, load_wine, load_breast_cancer):
+        X, y = load(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        common = dict(solver="lbfgs", hidden_layer_sizes=(50,), max_iter=200, random_state=0)
+        # Equal penalties: a full batch makes our l2 scikit-learn's alpha * n_samples.
+        ours = dict(l2=1e-4 * len(X_train), **common)
+        name = f"lbfgs {load.__name__.removeprefix('load_')}"
+        row = compare(
+            name,
+            lambda ours=ours, common=common: (
+                BackpropClassifier(**ours),
+                MLPClassifier(alpha=1e-4, **common),
+            ),
+            X_train,
+            y_train,
+            200,
+            [X.shape[1], 50, len(set(y))],
+            repeats,
+            score=lambda model, X_test=X_test, y_test=y_test: model.score(X_test, y_test),
+        )
+        for library in ("ours", "sklearn"):  # iterations, not epochs: no GFLOP/s
+            del row[f"{library}_gflops"]
+        rows.append(row)
+    return rows
+
+
 def solvers_workload(repeats, epochs=1):
     """Each adaptive solver's fit time against Adam's on the wide network (ours only)."""
     X, y = wide_data(np.float32)
@@ -487,6 +523,7 @@ WORKLOADS = {
     "search": lambda repeats: [parallel_search_workload(repeats)],
     "small-fits": lambda repeats: [small_fits_workload(repeats)],
     "solvers": solvers_workload,
+    "lbfgs": lbfgs_workload,
     "diagnostics": diagnostics_workload,
 }
 

@@ -25,6 +25,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -36,6 +37,7 @@ from sklearn.utils.validation import (
 from . import _docs, _warnings
 from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_callbacks
+from ._lbfgs import LbfgsTrainer
 from ._losses import LOSSES
 from ._network import PREDICT_MAX_CHUNK_ROWS, Network
 from ._solvers import SOLVERS, make_solver
@@ -83,6 +85,15 @@ def _float_errors_handled(method):
     return wrapper
 
 
+def _stochastic_solver(estimator):
+    """partial_fit exists only for the stochastic solvers, as in scikit-learn."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic solvers; lbfgs is not stochastic."
+        )
+    return True
+
+
 @contextmanager
 def _restored_on_failure(estimator):
     """Undo every attribute change of ``estimator`` if the block raises.
@@ -106,12 +117,13 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions(set(SOLVERS))],
+        "solver": [StrOptions({*SOLVERS, "lbfgs"})],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
@@ -148,6 +160,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         learning_rate="constant",
         power_t=0.5,
         max_iter=200,
+        max_fun=15000,
         l1=0.0,
         l2=0.0001,
         dropout=0.0,
@@ -177,6 +190,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.learning_rate = learning_rate
         self.power_t = power_t
         self.max_iter = max_iter
+        self.max_fun = max_fun
         self.l1 = l1
         self.l2 = l2
         self.dropout = dropout
@@ -286,6 +300,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._validate_params()
         hidden = self._hidden_layer_sizes()
         dropout = self._dropout_rates(len(hidden))
+        if self.solver == "lbfgs" and any(dropout):
+            raise ValueError(
+                f"dropout={self.dropout!r} makes the objective random, which solver='lbfgs' "
+                "cannot minimise: set dropout=0 or use a stochastic solver."
+            )
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True: there is no "
@@ -314,7 +333,14 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     self._store_fitted(
                         network, solver, history, n_epochs, incremental and continued
                     )
-            if not incremental and not stopped and n_epochs == self.max_iter:
+            if self.solver == "lbfgs" and not stopped:
+                _warnings.warn(
+                    f"lbfgs failed to converge after {n_epochs} iterations "
+                    f"({trainer.limit_message}). Increase max_iter or max_fun, or scale "
+                    "the data.",
+                    ConvergenceWarning,
+                )
+            elif not incremental and not stopped and n_epochs == self.max_iter:
                 _warnings.warn(
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
                     "the optimization hasn't converged yet.",
@@ -361,7 +387,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             history = History(**copy.deepcopy(self._training_history))
         else:
             history = History()
-        if self.early_stopping and history.validation_scores is None:
+        if self._early_stopping() and history.validation_scores is None:
             history.validation_scores, history.validation_losses = [], []
         return history
 
@@ -380,7 +406,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return network.set_parameters(self.coefs_, self.intercepts_)
 
     def _solver_to_train(self, resume):
-        """The solver; ``resume`` (partial_fit) continues the previous call's state."""
+        """The solver; ``resume`` (partial_fit) continues the previous call's state.
+
+        None for lbfgs, which scipy runs.
+        """
+        if self.solver == "lbfgs":
+            return None
         solver = make_solver(self.solver, **self.get_params())
         if resume and self._solver_state["solver"] == self.solver:
             solver.set_state(self._solver_state["state"])
@@ -391,11 +422,13 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         validation_data, validation_score = None, None
         # The penalty is divided by the size of the data given to fit, validation part included.
         penalty_n_samples = data.total_weight
-        if self.early_stopping:
+        if self._early_stopping():
             data.rows, validation_data, validation_score = self._split_validation(
                 data, network, seed
             )
-        return Trainer(
+        lbfgs = self.solver == "lbfgs"
+        trainer_class = functools.partial(LbfgsTrainer, max_fun=self.max_fun) if lbfgs else Trainer
+        return trainer_class(
             network,
             LOSSES[network.output_activation],
             solver,
@@ -410,9 +443,13 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             validation_data=validation_data,
             validation_score=validation_score,
             clip_gradient_norm=self.clip_gradient_norm,
-            hooks=hooks,
+            hooks=None if lbfgs else hooks,
             verbose=self.verbose,
         )
+
+    def _early_stopping(self):
+        """Whether this fit holds out validation data: never with lbfgs, as in scikit-learn."""
+        return self.early_stopping and self.solver != "lbfgs"
 
     def _validation_rows(self, y, seed):
         """``(train, validation)`` row indices of early stopping's split, for ``seed``."""
@@ -478,11 +515,14 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _store_fitted(self, network, solver, history, n_epochs, continued):
         self.__dict__.update(
             **_network_attributes(network, copy=False),
-            **history.fitted_attributes(self.early_stopping),
+            **history.fitted_attributes(self._early_stopping()),
             n_iter_=self.n_iter_ + n_epochs if continued else n_epochs,
             loss_=history.loss_curve[-1],
             _training_history=dataclasses.asdict(history),
-            _solver_state={"solver": self.solver, "state": solver.get_state()},
+            _solver_state={
+                "solver": self.solver,
+                "state": {} if solver is None else solver.get_state(),
+            },
         )
         self._keep_predicting_network()
 
@@ -657,6 +697,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         learning_rate="constant",
         power_t=0.5,
         max_iter=200,
+        max_fun=15000,
         l1=0.0,
         l2=0.0001,
         dropout=0.0,
@@ -687,6 +728,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             learning_rate=learning_rate,
             power_t=power_t,
             max_iter=max_iter,
+            max_fun=max_fun,
             l1=l1,
             l2=l2,
             dropout=dropout,
@@ -783,6 +825,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
     def _decode(self, output):
         return self._label_binarizer.inverse_transform(output)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the network with one epoch over the given data.
 
@@ -933,6 +976,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
     def _decode(self, output):
         return output.ravel() if self._y_ndim == 1 else output
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the network with one epoch over the given data.
 

@@ -415,7 +415,7 @@ def test_grid_search_in_parallel(classification):
         ({"hidden_layer_sizes": (3, 0)}, "hidden_layer_sizes"),
         ({"hidden_layer_sizes": (3, 2.5)}, "hidden_layer_sizes"),
         ({"activation": "softplus"}, "activation"),
-        ({"solver": "lbfgs"}, "solver"),
+        ({"solver": "newton"}, "solver"),
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate_init": 0}, "learning_rate_init"),
         ({"l1": -1}, "l1"),

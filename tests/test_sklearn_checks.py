@@ -14,8 +14,21 @@ FLOAT32_BY_DESIGN = {
 }
 
 
+# lbfgs fits the checks' toy data to logits beyond float64's reach (|z| > 745), where a
+# probability is exactly 0: the checks then want log(0) = -inf from predict_log_proba,
+# which skbackprop computes finite from the logits by design, and a probability above 0.
+SATURATED_BY_LBFGS = {
+    "check_classifiers_train": "predict_log_proba stays finite where predict_proba is 0",
+    "check_classifiers_multilabel_output_format_predict_proba": "probabilities of exactly 0",
+}
+
+
 def _expected_failures(estimator):
-    return FLOAT32_BY_DESIGN if estimator.dtype == "float32" else {}
+    if estimator.dtype == "float32":
+        return FLOAT32_BY_DESIGN
+    if estimator.solver == "lbfgs" and hasattr(estimator, "predict_proba"):
+        return SATURATED_BY_LBFGS
+    return {}
 
 
 @parametrize_with_checks(
@@ -26,6 +39,8 @@ def _expected_failures(estimator):
         BackpropRegressor(dtype="float32", random_state=0),
         BackpropClassifier(solver="rmsprop", random_state=0),
         BackpropRegressor(solver="adagrad", learning_rate_init=0.01, random_state=0),
+        BackpropClassifier(solver="lbfgs", random_state=0),
+        BackpropRegressor(solver="lbfgs", random_state=0),
     ],
     expected_failed_checks=_expected_failures,
 )
