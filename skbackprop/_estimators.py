@@ -925,13 +925,19 @@ _REGRESSOR_DOC = """Multilayer perceptron regressor trained by backpropagation.
 
 A scikit-learn regressor: use it alone or in a Pipeline, GridSearchCV or
 cross_val_score. It minimises half the squared error of an identity output
-layer (averaged over outputs for multi-output targets) plus L1/L2 penalties,
-by mini-batch gradient descent with plain SGD, momentum or Adam, with
-optional dropout and early stopping.
+layer (averaged over outputs for multi-output targets), or half the Poisson
+deviance of an exponential output, plus L1/L2 penalties, by mini-batch
+gradient descent (or L-BFGS), with optional dropout and early stopping.
 
 Parameters
 ----------
 {parameters}
+
+loss : {"squared_error", "poisson"}, default="squared_error"
+    ``"squared_error"``: half the squared error of an identity output.
+    ``"poisson"``: half the Poisson deviance of an exponential output, for
+    counts and rates (targets must be non-negative with a positive sum); the
+    predictions are then always positive.
 
 Attributes
 ----------
@@ -962,16 +968,96 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
     __doc__ = _docs.fill(
         _REGRESSOR_DOC,
         parameters=_docs.parameters(split="a random split", score="R^2"),
-        attributes=_docs.attributes(score="R^2", out_activations='"identity"'),
+        attributes=_docs.attributes(
+            score="R^2", out_activations='"identity" (squared error) or "exp" (poisson)'
+        ),
     )
+    _parameter_constraints: dict = {
+        **_BaseBackprop._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    # As in BackpropClassifier: the shared signature repeated, to add loss.
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        loss="squared_error",
+        solver="adam",
+        batch_size="auto",
+        learning_rate_init=0.001,
+        learning_rate="constant",
+        power_t=0.5,
+        max_iter=200,
+        max_fun=15000,
+        l1=0.0,
+        l2=0.0001,
+        dropout=0.0,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        rho=0.9,
+        epsilon=1e-8,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        scoring=None,
+        clip_gradient_norm=None,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        dtype="auto",
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            learning_rate=learning_rate,
+            power_t=power_t,
+            max_iter=max_iter,
+            max_fun=max_fun,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            rho=rho,
+            epsilon=epsilon,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            scoring=scoring,
+            clip_gradient_norm=clip_gradient_norm,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            dtype=dtype,
+        )
+        self.loss = loss
 
     def _encode_targets(self, y, first_call, incremental, classes=None):
+        if self.loss == "poisson" and (np.any(y < 0) or not np.sum(y) > 0):
+            raise ValueError(
+                "loss='poisson' needs non-negative targets (counts, rates) with a positive "
+                "sum; y has negative values or sums to zero."
+            )
         if first_call:
             self._y_ndim = y.ndim
         return y, y.reshape(-1, 1) if y.ndim == 1 else y
 
     def _output_activation(self):
-        return "identity"
+        # The exponential is the canonical link of the Poisson deviance: delta = p - y.
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _decode(self, output):
         return output.ravel() if self._y_ndim == 1 else output
@@ -1001,4 +1087,5 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = self.loss == "poisson"
         return tags

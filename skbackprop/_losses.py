@@ -19,6 +19,7 @@ definitions so ``loss_`` is comparable.
 from typing import Protocol
 
 import numpy as np
+from scipy.special import xlogy
 
 
 class Loss(Protocol):
@@ -28,7 +29,8 @@ class Loss(Protocol):
         """The batch's weighted data loss.
 
         Reads ``ws.logits``, ``ws.output`` and ``ws.row_stats``; writes only
-        its scratch buffers ``ws.loss_scratch`` and ``ws.row_scratch``.
+        its scratch buffers ``ws.loss_scratch``, ``ws.loss_scratch2`` and
+        ``ws.row_scratch``.
         """
 
     def output_delta(self, ws, y, scale):
@@ -100,8 +102,28 @@ class CategoricalCrossEntropy(_CanonicalLoss):
         return _total(log_sum_exp) - _total(scratch)
 
 
+class PoissonDeviance(_CanonicalLoss):
+    """Half the Poisson deviance of an exponential output, as scikit-learn defines it.
+
+    ``sum_k y_k log(y_k / p_k) - y_k + p_k`` with ``p = exp(z)``, so
+    ``y log(y / p) = y log y - y z``: computed from the logits, never log(p).
+    Summed over outputs, like scikit-learn's.
+    """
+
+    def value(self, ws, y, scale):
+        scratch, y_log_y = ws.loss_scratch, ws.loss_scratch2
+        np.multiply(y, ws.logits, out=scratch)
+        np.subtract(ws.output, scratch, out=scratch)  # p - y z
+        xlogy(y, y, out=y_log_y)  # y log y, 0 where y = 0
+        y_log_y -= y
+        scratch += y_log_y
+        scratch *= scale
+        return _total(scratch)
+
+
 LOSSES = {
     "identity": SquaredError(),
+    "exp": PoissonDeviance(),
     "logistic": BinaryCrossEntropy(),
     "softmax": CategoricalCrossEntropy(),
 }

@@ -86,6 +86,7 @@ class _Workspace:
         # and the loss's own scratch, so that computing the loss overwrites nothing else.
         self.row_stats = new(2)
         self.loss_scratch = new(n_outputs)
+        self.loss_scratch2 = new(n_outputs)
         self.row_scratch = new(1)
         # Bias gradients are column sums, which BLAS computes fastest as ones @ delta.
         self.ones = np.ones(n_rows, dtype=dtype)

@@ -154,6 +154,7 @@ def _forward(model, X, dtype, opset):
         "identity": hidden["identity"],
         "logistic": hidden["logistic"],
         "softmax": lambda z: ops.OnnxSoftmax(z, axis=1, op_version=opset),
+        "exp": lambda z: ops.OnnxExp(z, op_version=opset),  # loss="poisson"
     }
     activation = ops.OnnxCast(X, to=_onnx_type(dtype), op_version=opset)
     last = len(model.coefs_) - 1

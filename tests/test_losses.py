@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss, mean_squared_error
+from sklearn.metrics import log_loss, mean_poisson_deviance, mean_squared_error
 
 from skbackprop._activations import OUTPUT_ACTIVATIONS
 from skbackprop._losses import LOSSES
@@ -13,6 +13,8 @@ def _targets(output_activation, rng, n, k):
         return np.eye(k)[rng.integers(0, k, n)]
     if output_activation == "logistic":
         return rng.integers(0, 2, (n, k)).astype(float)
+    if output_activation == "exp":  # counts, zeros included
+        return rng.poisson(1.5, (n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 
@@ -25,6 +27,7 @@ def _workspace(output_activation, logits):
         row_stats=np.empty((n, 2)),
         output_delta=np.empty_like(logits),
         loss_scratch=np.empty_like(logits),
+        loss_scratch2=np.empty_like(logits),
         row_scratch=np.empty((n, 1)),
     )
     OUTPUT_ACTIVATIONS[output_activation](ws.logits, ws.output, ws.row_stats)
@@ -44,12 +47,25 @@ def _sklearn_loss(output_activation, y, p, sample_weight=None):
             log_loss(y[:, k], p[:, k], sample_weight=sample_weight, labels=[0, 1])
             for k in range(y.shape[1])
         )
+    if output_activation == "exp":  # half the deviance, summed over the outputs
+        return sum(
+            mean_poisson_deviance(y[:, k], p[:, k], sample_weight=sample_weight) / 2
+            for k in range(y.shape[1])
+        )
     return mean_squared_error(y, p, sample_weight=sample_weight) / 2
 
 
 @pytest.mark.parametrize(
     "output_activation, k",
-    [("softmax", 4), ("logistic", 1), ("logistic", 3), ("identity", 1), ("identity", 3)],
+    [
+        ("softmax", 4),
+        ("logistic", 1),
+        ("logistic", 3),
+        ("identity", 1),
+        ("identity", 3),
+        ("exp", 1),
+        ("exp", 2),
+    ],
 )
 def test_loss_matches_scikit_learn_definition(output_activation, k):
     rng = np.random.default_rng(0)
@@ -74,6 +90,8 @@ def test_loss_matches_scikit_learn_definition(output_activation, k):
         ("logistic", 3),
         ("identity", 1),
         ("identity", 3),
+        ("exp", 1),
+        ("exp", 3),
     ],
 )
 def test_output_delta_is_gradient_of_value(output_activation, k):
@@ -109,7 +127,9 @@ def test_cross_entropy_is_finite_for_confident_wrong_predictions(output_activati
     assert value == pytest.approx(1600.0)
 
 
-@pytest.mark.parametrize("output_activation, k", [("softmax", 4), ("logistic", 3), ("identity", 2)])
+@pytest.mark.parametrize(
+    "output_activation, k", [("softmax", 4), ("logistic", 3), ("identity", 2), ("exp", 2)]
+)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_value_reads_the_forward_pass_and_writes_only_its_scratch(output_activation, k, weighted):
     rng = np.random.default_rng(2)

@@ -19,6 +19,8 @@ def _problem(output_activation, rng, n=9, n_features=4, n_outputs=3):
         Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
     elif output_activation == "logistic":
         Y = rng.integers(0, 2, (n, n_outputs)).astype(float)
+    elif output_activation == "exp":
+        Y = rng.poisson(1.5, (n, n_outputs)).astype(float)
     else:
         Y = rng.normal(size=(n, n_outputs))
     return X, Y
@@ -69,7 +71,9 @@ def _relative_error(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
-CASES = list(itertools.product(sorted(HIDDEN_ACTIVATIONS), ["softmax", "logistic", "identity"]))
+CASES = list(
+    itertools.product(sorted(HIDDEN_ACTIVATIONS), ["softmax", "logistic", "identity", "exp"])
+)
 
 
 @pytest.mark.parametrize("activation, output_activation", CASES)
@@ -89,7 +93,7 @@ def test_gradient_matches_finite_differences(activation, output_activation):
     assert _relative_error(analytic, numeric) < 1e-6
 
 
-@pytest.mark.parametrize("output_activation", ["softmax", "logistic", "identity"])
+@pytest.mark.parametrize("output_activation", ["softmax", "logistic", "identity", "exp"])
 def test_gradient_without_hidden_layer_and_unweighted(output_activation):
     rng = np.random.default_rng(3)
     X, Y = _problem(output_activation, rng)

@@ -79,6 +79,15 @@ def test_regressor_matches_onnxruntime(activation, n_outputs, dtype):
     )
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poisson_regressor_exports_its_exponential_output(dtype):
+    counts = np.random.default_rng(0).poisson(np.exp(X[:, 0]))
+    X_in = X.astype(dtype)
+    model = BackpropRegressor(loss="poisson", max_iter=30, random_state=0).fit(X_in, counts)
+    (output,) = _run(model, X_in)
+    np.testing.assert_allclose(output.ravel(), model.predict(X_in), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "classes",
     [

@@ -23,9 +23,20 @@ SATURATED_BY_LBFGS = {
 }
 
 
+# The checks' regression targets are standardised (negative values) in check_regressor_
+# multioutput, which ignores the positive_only tag, and check_regressors_train's R^2 > 0.5
+# in the default 200 epochs is a squared-error yardstick an exponential output misses.
+POISSON_TARGETS = {
+    "check_regressor_multioutput": "negative targets, which loss='poisson' refuses",
+    "check_regressors_train": "R^2 threshold of a squared-error fit",
+}
+
+
 def _expected_failures(estimator):
     if estimator.dtype == "float32":
         return FLOAT32_BY_DESIGN
+    if getattr(estimator, "loss", None) == "poisson":
+        return POISSON_TARGETS
     if estimator.solver == "lbfgs" and hasattr(estimator, "predict_proba"):
         return SATURATED_BY_LBFGS
     return {}
@@ -41,6 +52,7 @@ def _expected_failures(estimator):
         BackpropRegressor(solver="adagrad", learning_rate_init=0.01, random_state=0),
         BackpropClassifier(solver="lbfgs", random_state=0),
         BackpropRegressor(solver="lbfgs", random_state=0),
+        BackpropRegressor(loss="poisson", random_state=0),
     ],
     expected_failed_checks=_expected_failures,
 )
