@@ -129,8 +129,10 @@ verbose : int, default=0
 
 warm_start : bool, default=False
     Start fit from the weights of the previous fit instead of new random
-    ones (the solver's state starts afresh, as in scikit-learn's MLP;
-    ``partial_fit`` keeps it).
+    ones, continuing its solver state (moments, velocity, learning rate) and
+    random stream, so that fitting n epochs and then n more gives the weights
+    of 2n epochs in one fit, bit for bit (scikit-learn's MLP restarts its
+    solver instead). ``partial_fit`` continues them too.
 
 dtype : {"auto", "float32", "float64"}, default="auto"
     The precision the network trains and predicts in. ``"auto"``: float32

@@ -314,10 +314,13 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         data = self._training_data(X, y, sample_weight, not continued, incremental, classes)
         seed = self._seed()
         history = self._history(continued)
-        # Seeding by the epochs already run gives each continued call its own stream.
-        rng = np.random.default_rng([seed, len(history.loss_curve)])
+        rng = np.random.default_rng([seed, 0])
+        if continued:
+            # Continuing the random stream and the solver's state where the previous call
+            # ended makes n epochs and then n more the same as 2n in one call.
+            rng.bit_generator.state = self._rng_state
         network = self._network_to_train(data, hidden, dropout, continued, rng)
-        solver = self._solver_to_train(resume=incremental and continued)
+        solver = self._solver_to_train(resume=continued)
         max_epochs = 1 if incremental else self.max_iter
         task = "partial_fit" if incremental else "fit"
         snapshot = functools.partial(_network_attributes, network, copy=True)
@@ -331,7 +334,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 # Training is over: a Ctrl-C now must not leave a half-stored model.
                 with ctrl_c.holding():
                     self._store_fitted(
-                        network, solver, history, n_epochs, incremental and continued
+                        trainer, solver, history, n_epochs, incremental and continued
                     )
             if self.solver == "lbfgs" and not stopped:
                 _warnings.warn(
@@ -406,7 +409,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return network.set_parameters(self.coefs_, self.intercepts_)
 
     def _solver_to_train(self, resume):
-        """The solver; ``resume`` (partial_fit) continues the previous call's state.
+        """The solver; ``resume`` (warm start, partial_fit) continues the previous call's state.
 
         None for lbfgs, which scipy runs.
         """
@@ -512,13 +515,15 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _set_network_attributes(self, network):
         self.__dict__.update(_network_attributes(network, copy=False))
 
-    def _store_fitted(self, network, solver, history, n_epochs, continued):
+    def _store_fitted(self, trainer, solver, history, n_epochs, continued):
+        network = trainer.network
         self.__dict__.update(
             **_network_attributes(network, copy=False),
             **history.fitted_attributes(self._early_stopping()),
             n_iter_=self.n_iter_ + n_epochs if continued else n_epochs,
             loss_=history.loss_curve[-1],
             _training_history=dataclasses.asdict(history),
+            _rng_state=trainer.rng.bit_generator.state,
             _solver_state={
                 "solver": self.solver,
                 "state": {} if solver is None else solver.get_state(),

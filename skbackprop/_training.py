@@ -209,22 +209,25 @@ exploding ones as huge values.""",
 
 
 class _Snapshot:
-    """The weights and the solver state of one epoch, to go back to together."""
+    """The weights, solver state and random stream of one epoch, to go back to together."""
 
-    def __init__(self, network, solver):
-        self.network, self.solver = network, solver
+    def __init__(self, network, solver, rng):
+        self.network, self.solver, self.rng = network, solver, rng
         self.params = network.snapshot()
         self.solver_state = solver.get_state()
+        self.rng_state = rng.bit_generator.state
         self.epoch = 0
 
     def save(self, epoch):
         self.network.snapshot(out=self.params)
         self.solver_state = self.solver.get_state()
+        self.rng_state = self.rng.bit_generator.state
         self.epoch = epoch
 
     def restore(self):
         self.network.restore(self.params)
         self.solver.set_state(self.solver_state)
+        self.rng.bit_generator.state = self.rng_state
 
 
 class Trainer:
@@ -329,8 +332,10 @@ class Trainer:
             self.network.dtype,
             data.rows,
         )
-        last = _Snapshot(self.network, self.solver)
-        kept = last if self.validation_score is None else _Snapshot(self.network, self.solver)
+        last = _Snapshot(self.network, self.solver, self.rng)
+        kept = last
+        if self.validation_score is not None:
+            kept = _Snapshot(self.network, self.solver, self.rng)
         last_history = history.bookmark()
         n_epochs, self.stop_reason = 0, None
         guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
@@ -377,7 +382,7 @@ class Trainer:
         if self.hooks is not None:
             self.hooks.begin_epoch()
         if self.shuffle:
-            self.rng.shuffle(batches.order)
+            batches.reshuffle(self.rng)
         loss = self._run_batches(batches, epoch, ctrl_c)
         new_best = self._end_epoch(loss, batches, history, epoch, started)
         if self.hooks is not None and self.hooks.end_epoch() and self.stop_reason is None:
@@ -592,7 +597,8 @@ class _Batches:
 
     def __init__(self, X, Y, sample_weight, batch_size, shuffle, dtype, rows=None):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
-        self.order = np.arange(X.shape[0]) if rows is None else np.array(rows)
+        self._rows_in_order = np.arange(X.shape[0]) if rows is None else np.array(rows)
+        self.order = self._rows_in_order.copy()
         self.n_rows = len(self.order)
         self.batch_size = min(batch_size, self.n_rows)
         self.shuffle = shuffle
@@ -610,6 +616,16 @@ class _Batches:
         self._X_buffer = None if sp.issparse(X) else buffer(X.shape[1])
         self._Y_buffer = buffer(Y.shape[1])
         self._weight_buffer = np.empty(self.batch_size, dtype)
+
+    def reshuffle(self, rng):
+        """A new random order of the rows, drawn from ``rng`` alone.
+
+        Drawn from the rows in their given order rather than from the last
+        epoch's order, so that the order depends only on the random stream:
+        a fit continued from a saved stream shuffles as one long fit would.
+        """
+        np.copyto(self.order, self._rows_in_order)
+        rng.shuffle(self.order)
 
     def _rows(self, array, index, buffer):
         if not self._gather:

@@ -199,3 +199,43 @@ def test_state_round_trip_continues_identically():
     solver_a.step(params_a, G2)
     solver_b.step(params_b, G2)
     np.testing.assert_array_equal(params_a, params_b)
+
+
+# -- continuing a fit continues each solver exactly (estimator level) ----------------
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_n_epochs_then_n_more_with_warm_start_is_2n_epochs_bit_for_bit(name):
+    from sklearn.datasets import make_classification
+
+    from skbackprop import BackpropClassifier
+
+    X, y = make_classification(n_samples=120, n_features=6, random_state=0)
+    params = dict(
+        solver=name,
+        learning_rate="invscaling",
+        learning_rate_init=0.01,
+        hidden_layer_sizes=(7,),
+        dropout=0.2,
+        batch_size=32,
+        tol=0,
+        n_iter_no_change=100,
+        random_state=0,
+    )
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        once = BackpropClassifier(max_iter=6, **params).fit(X, y)
+        twice = BackpropClassifier(max_iter=3, warm_start=True, **params).fit(X, y).fit(X, y)
+        stepwise = BackpropClassifier(**params)
+        for _ in range(6):
+            stepwise.partial_fit(X, y, classes=[0, 1])
+    for model in (twice, stepwise):
+        for a, b in zip(
+            model.coefs_ + model.intercepts_, once.coefs_ + once.intercepts_, strict=True
+        ):
+            np.testing.assert_array_equal(a, b)
+        assert model.loss_curve_ == once.loss_curve_
