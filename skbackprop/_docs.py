@@ -134,6 +134,19 @@ warm_start : bool, default=False
     of 2n epochs in one fit, bit for bit (scikit-learn's MLP restarts its
     solver instead). ``partial_fit`` continues them too.
 
+init : str or callable, default="glorot_uniform"
+    How the first weights are drawn, for every layer: ``"glorot_uniform"``,
+    ``"glorot_normal"``, ``"he_uniform"``, ``"he_normal"`` or a callable.
+    ``"glorot_uniform"``
+    is scikit-learn's MLP's scheme exactly (weights and biases uniform in
+    ``+-sqrt(6 / (fan_in + fan_out))``, 2 instead of 6 with a logistic
+    activation), so a default network starts where ``MLPClassifier`` starts;
+    it suits tanh, logistic and shallow relu networks. ``"he_*"`` draw weights
+    of variance ``2 / fan_in`` and zero biases, which deep relu networks
+    need. A callable ``init(fan_in, fan_out, rng) -> weights`` (``rng`` a
+    numpy Generator) draws weights of shape ``(fan_in, fan_out)``; biases
+    start at zero.
+
 dtype : {"auto", "float32", "float64"}, default="auto"
     The precision the network trains and predicts in. ``"auto"``: float32
     input trains in float32 and anything else in float64, as scikit-learn's

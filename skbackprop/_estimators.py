@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
 from . import _docs, _warnings
 from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_callbacks
+from ._initializers import INITIALIZERS, user_initializer
 from ._lbfgs import LbfgsTrainer
 from ._losses import LOSSES
 from ._network import PREDICT_MAX_CHUNK_ROWS, Network
@@ -147,6 +148,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "dtype": [StrOptions({"auto", "float32", "float64"})],
+        "init": [StrOptions(set(INITIALIZERS)), callable],
     }
 
     def __init__(
@@ -181,6 +183,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         verbose=0,
         warm_start=False,
         dtype="auto",
+        init="glorot_uniform",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -211,6 +214,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.verbose = verbose
         self.warm_start = warm_start
         self.dtype = dtype
+        self.init = init
 
     # -- what the classifier and the regressor do differently ----------------
 
@@ -400,7 +404,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         output_activation = self._output_activation()
         network = Network(layer_sizes, self.activation, output_activation, data.X.dtype, dropout)
         if not continued:
-            return network.initialize(rng)
+            init = self.init if isinstance(self.init, str) else user_initializer(self.init)
+            return network.initialize(rng, init)
         if [c.shape[0] for c in self.coefs_] + [data.Y.shape[1]] != layer_sizes:
             raise ValueError(
                 "warm_start and partial_fit need the same hidden_layer_sizes and "
@@ -723,6 +728,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         verbose=0,
         warm_start=False,
         dtype="auto",
+        init="glorot_uniform",
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -754,6 +760,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             verbose=verbose,
             warm_start=warm_start,
             dtype=dtype,
+            init=init,
         )
         self.class_weight = class_weight
 
@@ -1016,6 +1023,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         verbose=0,
         warm_start=False,
         dtype="auto",
+        init="glorot_uniform",
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1047,6 +1055,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             verbose=verbose,
             warm_start=warm_start,
             dtype=dtype,
+            init=init,
         )
         self.loss = loss
 

@@ -24,6 +24,7 @@ from itertools import pairwise
 import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._initializers import INITIALIZERS
 
 # Memory for one chunk of rows when predicting, so it stays bounded on any number of rows.
 PREDICT_CHUNK_BYTES = 8 * 2**20
@@ -178,21 +179,16 @@ class Network:
     def weight_grads(self):
         return self.grads[: self.n_weights]
 
-    def initialize(self, rng):
-        """Draw weights suited to the activation that follows them; biases start at 0.
+    def initialize(self, rng, init="glorot_uniform"):
+        """Draw every layer's weights and biases with ``init``, layer after layer.
 
-        He uniform (bound sqrt(6 / fan_in)) before relu and leaky_relu, which
-        zero half their inputs; Glorot uniform (bound sqrt(6 / (fan_in +
-        fan_out))) before logistic, tanh, identity and the output layer.
+        ``init`` is a name in ``INITIALIZERS`` or an initialiser function
+        ``(fan_in, fan_out, rng, activation) -> (weights, biases)``.
         """
-        n_layers = len(self.coefs)
-        for index, coef in enumerate(self.coefs):
+        initializer = INITIALIZERS[init] if isinstance(init, str) else init
+        for coef, intercept in zip(self.coefs, self.intercepts, strict=True):
             fan_in, fan_out = coef.shape
-            feeds_relu = index < n_layers - 1 and self.activation in ("relu", "leaky_relu")
-            bound = np.sqrt(6.0 / fan_in) if feeds_relu else np.sqrt(6.0 / (fan_in + fan_out))
-            # Drawn in float64 whatever the dtype, so float32 starts from the same values.
-            coef[...] = rng.uniform(-bound, bound, size=coef.shape)
-        self.params[self.n_weights :] = 0
+            coef[...], intercept[...] = initializer(fan_in, fan_out, rng, self.activation)
         return self
 
     def snapshot(self, out=None):

@@ -534,7 +534,7 @@ def test_huge_final_weights_are_divergence_not_an_infinite_loss():
     model = BackpropRegressor(
         hidden_layer_sizes=(8,),
         solver="momentum",
-        learning_rate_init=1.0,
+        learning_rate_init=3.0,
         batch_size=120,
         max_iter=7,
         random_state=0,

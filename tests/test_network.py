@@ -159,17 +159,6 @@ def test_parameters_are_views_of_one_flat_buffer():
     assert all((b == 0).all() for b in network.intercepts)
 
 
-def test_initialization_scales_with_fan_in():
-    rng = np.random.default_rng(0)
-    relu = Network([400, 300, 10], "relu", "softmax", np.float64).initialize(rng)
-    tanh = Network([400, 300, 10], "tanh", "softmax", np.float64).initialize(rng)
-    # He uniform before relu, Glorot uniform before tanh and before the output.
-    assert np.abs(relu.coefs[0]).max() == pytest.approx(np.sqrt(6 / 400), rel=0.01)
-    assert np.abs(tanh.coefs[0]).max() == pytest.approx(np.sqrt(6 / 700), rel=0.01)
-    assert np.abs(relu.coefs[1]).max() == pytest.approx(np.sqrt(6 / 310), rel=0.05)
-    assert (relu.params[relu.n_weights :] == 0).all()
-
-
 def test_predict_in_chunks_matches_one_pass():
     rng = np.random.default_rng(0)
     network = Network([5, 8, 3], "tanh", "softmax", np.float64).initialize(rng)
