@@ -2,7 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import quiet_fit
+from sklearn.datasets import make_classification
 
+from skbackprop import BackpropClassifier
 from skbackprop._solvers import (
     MIN_ADAPTIVE_LEARNING_RATE,
     SOLVERS,
@@ -206,10 +209,6 @@ def test_state_round_trip_continues_identically():
 
 @pytest.mark.parametrize("name", sorted(SOLVERS))
 def test_n_epochs_then_n_more_with_warm_start_is_2n_epochs_bit_for_bit(name):
-    from sklearn.datasets import make_classification
-
-    from skbackprop import BackpropClassifier
-
     X, y = make_classification(n_samples=120, n_features=6, random_state=0)
     params = dict(
         solver=name,
@@ -222,17 +221,12 @@ def test_n_epochs_then_n_more_with_warm_start_is_2n_epochs_bit_for_bit(name):
         n_iter_no_change=100,
         random_state=0,
     )
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        once = BackpropClassifier(max_iter=6, **params).fit(X, y)
-        twice = BackpropClassifier(max_iter=3, warm_start=True, **params).fit(X, y).fit(X, y)
-        stepwise = BackpropClassifier(**params)
-        for _ in range(6):
-            stepwise.partial_fit(X, y, classes=[0, 1])
+    once = quiet_fit(BackpropClassifier(max_iter=6, **params), X, y)
+    twice = BackpropClassifier(max_iter=3, warm_start=True, **params)
+    quiet_fit(quiet_fit(twice, X, y), X, y)
+    stepwise = BackpropClassifier(**params)
+    for _ in range(6):
+        stepwise.partial_fit(X, y, classes=[0, 1])
     for model in (twice, stepwise):
         for a, b in zip(
             model.coefs_ + model.intercepts_, once.coefs_ + once.intercepts_, strict=True
