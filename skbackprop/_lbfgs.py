@@ -52,9 +52,10 @@ class LbfgsTrainer(Trainer):
     def run(self, data, max_epochs, history, ctrl_c=None):
         """At most ``max_epochs`` L-BFGS iterations on all of ``data``; as Trainer.run."""
         X, Y, weights = data.X, data.Y, data.sample_weight
-        dtype = self.network.dtype
-        scale = 1.0 / X.shape[0] if weights is None else (weights / weights.sum())[:, None]
-        scale = scale if weights is None else scale.astype(dtype)
+        if weights is None:
+            scale = 1.0 / X.shape[0]
+        else:
+            scale = (weights / weights.sum())[:, None].astype(self.network.dtype)
         last = {}  # the latest evaluation: scipy's callback gets only the point
         accepted = {"x": self.network.params.astype(np.float64), "n": 0}
 

@@ -16,9 +16,9 @@ them to ``sgd`` only), as scikit-learn defines them:
 - ``adaptive``: when the loss reaches a plateau, ``lr /= 5`` and training
   goes on, until ``lr`` falls below 1e-6.
 
-To add a solver: a class here with ``step``, ``get_state`` and
-``set_state`` (subclass :class:`Sgd` for the schedules), an entry in
-``SOLVERS``, and its hand-worked test in ``tests/test_solvers.py``;
+To add a solver: a subclass of :class:`Sgd` (for the schedules) with its
+``step`` and, in ``_state_arrays``, the arrays it keeps between steps; an
+entry in ``SOLVERS``; and its hand-worked test in ``tests/test_solvers.py``.
 ``make_solver`` passes it the estimator's parameters its ``__init__`` names.
 """
 
@@ -65,9 +65,17 @@ class Sgd:
         self.power_t = float(power_t)
         self._scratch = None
 
+    # The arrays a solver keeps between steps, as {state key: attribute}: made as
+    # zeros like ``params`` before the first step, copied by get_state and
+    # restored by set_state, so a subclass only names them.
+    _state_arrays = {}
+
     def _make_state(self, params):
         """State arrays shaped like ``params``, made once (before the first step)."""
         self._scratch = np.empty_like(params)
+        for attribute in self._state_arrays.values():
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, np.zeros_like(params))
 
     def step(self, params, grads):
         if self._scratch is None:
@@ -86,10 +94,18 @@ class Sgd:
         return True
 
     def get_state(self):
-        return {"learning_rate": self.learning_rate}
+        state = {"learning_rate": self.learning_rate}
+        for key, attribute in self._state_arrays.items():
+            array = getattr(self, attribute)
+            if array is not None:
+                state[key] = array.copy()
+        return state
 
     def set_state(self, state):
         self.learning_rate = float(state["learning_rate"])
+        for key, attribute in self._state_arrays.items():
+            if key in state:
+                setattr(self, attribute, np.array(state[key], copy=True))
 
 
 class Momentum(Sgd):
@@ -98,6 +114,8 @@ class Momentum(Sgd):
     With ``nesterovs_momentum=True`` the step looks ahead along the new
     velocity: ``w += momentum * v - lr * g``.
     """
+
+    _state_arrays = {"velocity": "velocity"}
 
     def __init__(
         self,
@@ -111,11 +129,6 @@ class Momentum(Sgd):
         self.momentum = float(momentum)
         self.nesterov = nesterovs_momentum
         self.velocity = None
-
-    def _make_state(self, params):
-        super()._make_state(params)
-        if self.velocity is None:
-            self.velocity = np.zeros_like(params)
 
     def step(self, params, grads):
         if self._scratch is None:
@@ -131,17 +144,6 @@ class Momentum(Sgd):
         else:
             params += self.velocity
 
-    def get_state(self):
-        state = super().get_state()
-        if self.velocity is not None:
-            state["velocity"] = self.velocity.copy()
-        return state
-
-    def set_state(self, state):
-        super().set_state(state)
-        if "velocity" in state:
-            self.velocity = np.array(state["velocity"], copy=True)
-
 
 class Adam(Sgd):
     """Adam (Kingma & Ba, 2015), with bias correction folded into the step size.
@@ -153,6 +155,8 @@ class Adam(Sgd):
     follows ``M = beta_1 M + g``, one pass over the parameters fewer than
     ``m``, and likewise ``V``; the constants move into the step.
     """
+
+    _state_arrays = {"M": "_M", "V": "_V"}
 
     def __init__(
         self,
@@ -169,12 +173,6 @@ class Adam(Sgd):
         self.epsilon = float(epsilon)
         self.t = 0
         self._M = self._V = None
-
-    def _make_state(self, params):
-        super()._make_state(params)
-        if self._M is None:
-            self._M = np.zeros_like(params)
-            self._V = np.zeros_like(params)
 
     @property
     def first_moment(self):
@@ -210,17 +208,11 @@ class Adam(Sgd):
         params -= scratch
 
     def get_state(self):
-        state = {**super().get_state(), "t": self.t}
-        if self._M is not None:
-            state.update(M=self._M.copy(), V=self._V.copy())
-        return state
+        return {**super().get_state(), "t": self.t}
 
     def set_state(self, state):
         super().set_state(state)
         self.t = int(state["t"])
-        if "M" in state:
-            self._M = np.array(state["M"], copy=True)
-            self._V = np.array(state["V"], copy=True)
 
 
 class RMSProp(Sgd):
@@ -232,6 +224,8 @@ class RMSProp(Sgd):
     ``g / (sqrt(v) + eps) = g / sqrt(1 - rho) / (sqrt(V) + eps / sqrt(1 - rho))``.
     """
 
+    _state_arrays = {"V": "_V"}
+
     def __init__(
         self, learning_rate_init, learning_rate="constant", power_t=0.5, rho=0.9, epsilon=1e-8
     ):
@@ -239,11 +233,6 @@ class RMSProp(Sgd):
         self.rho = float(rho)
         self.epsilon = float(epsilon)
         self._V = None
-
-    def _make_state(self, params):
-        super()._make_state(params)
-        if self._V is None:
-            self._V = np.zeros_like(params)
 
     @property
     def mean_square(self):
@@ -264,17 +253,6 @@ class RMSProp(Sgd):
         scratch *= self.learning_rate / root
         params -= scratch
 
-    def get_state(self):
-        state = super().get_state()
-        if self._V is not None:
-            state["V"] = self._V.copy()
-        return state
-
-    def set_state(self, state):
-        super().set_state(state)
-        if "V" in state:
-            self._V = np.array(state["V"], copy=True)
-
 
 class AdaGrad(Sgd):
     """AdaGrad (Duchi, Hazan & Singer, 2011): steps shrink with the sum of squared gradients.
@@ -282,15 +260,12 @@ class AdaGrad(Sgd):
     ``G += g**2``, ``w -= lr * g / (sqrt(G) + epsilon)``.
     """
 
+    _state_arrays = {"G": "sum_of_squares"}
+
     def __init__(self, learning_rate_init, learning_rate="constant", power_t=0.5, epsilon=1e-8):
         super().__init__(learning_rate_init, learning_rate, power_t)
         self.epsilon = float(epsilon)
         self.sum_of_squares = None
-
-    def _make_state(self, params):
-        super()._make_state(params)
-        if self.sum_of_squares is None:
-            self.sum_of_squares = np.zeros_like(params)
 
     def step(self, params, grads):
         if self._scratch is None:
@@ -303,17 +278,6 @@ class AdaGrad(Sgd):
         np.divide(grads, scratch, out=scratch)
         scratch *= self.learning_rate
         params -= scratch
-
-    def get_state(self):
-        state = super().get_state()
-        if self.sum_of_squares is not None:
-            state["G"] = self.sum_of_squares.copy()
-        return state
-
-    def set_state(self, state):
-        super().set_state(state)
-        if "G" in state:
-            self.sum_of_squares = np.array(state["G"], copy=True)
 
 
 SOLVERS = {"sgd": Sgd, "momentum": Momentum, "adam": Adam, "rmsprop": RMSProp, "adagrad": AdaGrad}
