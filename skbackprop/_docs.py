@@ -147,6 +147,33 @@ init : str or callable, default="glorot_uniform"
     numpy Generator) draws weights of shape ``(fan_in, fan_out)``; biases
     start at zero.
 
+batch_normalization : bool, default=False
+    Normalise each hidden layer's pre-activations over the batch, ``(z -
+    mean) / sqrt(var + 1e-5)``, then scale and shift them by a learned
+    ``gamma`` and ``beta`` per unit, before the activation (and before
+    dropout). Batch statistics weigh rows by their sample weights. Helps
+    deep networks train, at higher learning rates. Prediction uses running
+    averages of the statistics folded into the weights, so it costs what a
+    plain network costs. Needs batches of at least two rows: a
+    ``batch_size`` of 1 is an error, and a last batch of one row (or of
+    zero total weight) is normalised with the running statistics, which it
+    does not update. ``gamma`` and ``beta`` are not penalised by ``l1`` and
+    ``l2``.
+
+batch_normalization_momentum : float, default=0.9
+    Weight of the old value when a training batch updates the running
+    statistics: ``running = momentum * running + (1 - momentum) * batch``.
+    With ``solver="lbfgs"`` (one full batch) they are the full batch's
+    statistics at the final weights.
+
+residual : bool, default=False
+    Residual (skip) connections: each hidden layer whose input and output
+    widths are equal adds its input to its output, ``a(l) = f(z(l)) +
+    a(l-1)`` (after batch normalization and dropout). The first hidden layer
+    (whose input is X) never does. At least one layer must qualify, for
+    example ``hidden_layer_sizes=(64,) * 10``. Without normalization the sum
+    grows with depth; combine with ``batch_normalization`` for deep networks.
+
 dtype : {"auto", "float32", "float64"}, default="auto"
     The precision the network trains and predicts in. ``"auto"``: float32
     input trains in float32 and anything else in float64, as scikit-learn's
@@ -169,6 +196,15 @@ coefs_ : list of ndarray
 
 intercepts_ : list of ndarray
     ``intercepts_[i]`` is the bias vector of layer ``i + 1``.
+
+gammas_, betas_ : list of ndarray or None
+    Batch normalization's learned scale and shift, one array per hidden
+    layer; None without ``batch_normalization``.
+
+running_means_, running_variances_ : list of ndarray or None
+    Batch normalization's running averages of each hidden layer's batch
+    mean and variance, which prediction uses; None without
+    ``batch_normalization``.
 
 n_features_in_ : int
     Number of features seen during fit.

@@ -40,7 +40,8 @@ from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_cal
 from ._initializers import INITIALIZERS, user_initializer
 from ._lbfgs import LbfgsTrainer
 from ._losses import LOSSES
-from ._network import PREDICT_MAX_CHUNK_ROWS, Network
+from ._network import PREDICT_MAX_CHUNK_ROWS, Network, residual_layers
+from ._normalization import fold_layers
 from ._solvers import SOLVERS, make_solver
 from ._threads import blas_threads_for, largest_product
 from ._training import History, Trainer, TrainingData, _CtrlC
@@ -59,9 +60,15 @@ def _network_attributes(network, copy):
     def arrays(views):
         return [view.copy() for view in views] if copy else views
 
+    normalized = any(network.normalized)
     return {
         "coefs_": arrays(network.coefs),
         "intercepts_": arrays(network.intercepts),
+        "gammas_": arrays(network.gammas) if normalized else None,
+        "betas_": arrays(network.betas) if normalized else None,
+        "running_means_": arrays(network.running_means) if normalized else None,
+        "running_variances_": arrays(network.running_variances) if normalized else None,
+        "_residual_layers": network.skips,
         "n_layers_": len(network.layer_sizes),
         "n_outputs_": network.layer_sizes[-1],
         "out_activation_": network.output_activation,
@@ -147,6 +154,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "batch_normalization": ["boolean"],
+        "batch_normalization_momentum": [Interval(Real, 0, 1, closed="both")],
+        "residual": ["boolean"],
         "dtype": [StrOptions({"auto", "float32", "float64"})],
         "init": [StrOptions(set(INITIALIZERS)), callable],
     }
@@ -182,6 +192,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         random_state=None,
         verbose=0,
         warm_start=False,
+        batch_normalization=False,
+        batch_normalization_momentum=0.9,
+        residual=False,
         dtype="auto",
         init="glorot_uniform",
     ):
@@ -213,6 +226,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.batch_normalization = batch_normalization
+        self.batch_normalization_momentum = batch_normalization_momentum
+        self.residual = residual
         self.dtype = dtype
         self.init = init
 
@@ -262,6 +278,21 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return tuple(float(rate) for rate in rates)
 
+    def _check_layer_options(self, hidden):
+        if self.batch_normalization and self.batch_size == 1:
+            raise ValueError(
+                "batch_normalization=True needs batches of at least two rows to normalise "
+                "over, got batch_size=1. Use a larger batch_size or set "
+                "batch_normalization=False."
+            )
+        if self.residual and not any(residual_layers((0, *hidden, 0))):
+            raise ValueError(
+                "residual=True adds a hidden layer's input to its output, which needs two "
+                "consecutive hidden layers of equal width, but hidden_layer_sizes="
+                f"{self.hidden_layer_sizes!r} has none. Use equal widths, for example "
+                "(64, 64, 64), or set residual=False."
+            )
+
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(AUTO_BATCH_SIZE, n_samples)
@@ -309,6 +340,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 f"dropout={self.dropout!r} makes the objective random, which solver='lbfgs' "
                 "cannot minimise: set dropout=0 or use a stochastic solver."
             )
+        self._check_layer_options(hidden)
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True: there is no "
@@ -402,7 +434,16 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """A new network of random weights, or (continued) one holding the fitted weights."""
         layer_sizes = [data.X.shape[1], *hidden, data.Y.shape[1]]
         output_activation = self._output_activation()
-        network = Network(layer_sizes, self.activation, output_activation, data.X.dtype, dropout)
+        network = Network(
+            layer_sizes,
+            self.activation,
+            output_activation,
+            data.X.dtype,
+            dropout,
+            batch_normalization=self.batch_normalization,
+            residual=self.residual,
+            momentum=self.batch_normalization_momentum,
+        )
         if not continued:
             init = self.init if isinstance(self.init, str) else user_initializer(self.init)
             return network.initialize(rng, init)
@@ -411,7 +452,20 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "warm_start and partial_fit need the same hidden_layer_sizes and "
                 "outputs as the previous fit; refit with warm_start=False to change them."
             )
-        return network.set_parameters(self.coefs_, self.intercepts_)
+        if self.batch_normalization != (self.gammas_ is not None):
+            raise ValueError(
+                "warm_start and partial_fit need the same batch_normalization as the "
+                "previous fit; refit with warm_start=False to change it."
+            )
+        normalization = None
+        if self.batch_normalization:
+            normalization = (
+                self.gammas_,
+                self.betas_,
+                self.running_means_,
+                self.running_variances_,
+            )
+        return network.set_parameters(self.coefs_, self.intercepts_, normalization)
 
     def _solver_to_train(self, resume):
         """The solver; ``resume`` (warm start, partial_fit) continues the previous call's state.
@@ -546,18 +600,52 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         fit (or loading) is kept, with its per-thread workspaces, for as long
         as those arrays are the fitted ones; predicting never stores anything.
         """
-        arrays = (*self.coefs_, *self.intercepts_)
+        arrays = self._fitted_arrays()
         cached = self.__dict__.get("_predicting_network")
         if cached is not None and len(cached[0]) == len(arrays):
             if all(mine is theirs for mine, theirs in zip(cached[0], arrays, strict=True)):
                 return cached[1]
+        coefs, intercepts = self._predicting_weights()
         return Network.predicting_with(
-            self.coefs_, self.intercepts_, self._hidden_activation, self.out_activation_
+            coefs,
+            intercepts,
+            self._hidden_activation,
+            self.out_activation_,
+            skips=self.__dict__.get("_residual_layers"),
+        )
+
+    def _fitted_arrays(self):
+        arrays = (*self.coefs_, *self.intercepts_)
+        if self.__dict__.get("gammas_") is None:
+            return arrays
+        return arrays + (
+            *self.gammas_,
+            *self.betas_,
+            *self.running_means_,
+            *self.running_variances_,
+        )
+
+    def _predicting_weights(self):
+        """``coefs_`` and ``intercepts_``, with batch normalization folded into the hidden layers.
+
+        Folding makes a normalised network predict at a plain one's cost; the
+        folded arrays are copies, so with batch normalization, editing the
+        fitted arrays in place is seen after the next fit or load only.
+        """
+        if self.__dict__.get("gammas_") is None:
+            return self.coefs_, self.intercepts_
+        return fold_layers(
+            self.coefs_,
+            self.intercepts_,
+            self.gammas_,
+            self.betas_,
+            self.running_means_,
+            self.running_variances_,
         )
 
     def _keep_predicting_network(self):
         self._predicting_network = None  # _network() must not return the old one
-        self._predicting_network = ((*self.coefs_, *self.intercepts_), self._network())
+        self._predicting_network = (self._fitted_arrays(), self._network())
 
     def __getstate__(self):
         # The predicting network is a cache of the fitted arrays: not saved.
@@ -727,6 +815,9 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         random_state=None,
         verbose=0,
         warm_start=False,
+        batch_normalization=False,
+        batch_normalization_momentum=0.9,
+        residual=False,
         dtype="auto",
         init="glorot_uniform",
     ):
@@ -759,6 +850,9 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            batch_normalization=batch_normalization,
+            batch_normalization_momentum=batch_normalization_momentum,
+            residual=residual,
             dtype=dtype,
             init=init,
         )
@@ -1022,6 +1116,9 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         random_state=None,
         verbose=0,
         warm_start=False,
+        batch_normalization=False,
+        batch_normalization_momentum=0.9,
+        residual=False,
         dtype="auto",
         init="glorot_uniform",
     ):
@@ -1054,6 +1151,9 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            batch_normalization=batch_normalization,
+            batch_normalization_momentum=batch_normalization_momentum,
+            residual=residual,
             dtype=dtype,
             init=init,
         )

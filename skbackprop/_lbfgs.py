@@ -42,7 +42,7 @@ class LbfgsTrainer(Trainer):
         """The objective at parameters ``x`` and its gradient, both float64."""
         network = self.network
         network.params[...] = x
-        ws = network.forward(X, training=True, rng=self.rng)
+        ws = network.forward(X, training=True, rng=self.rng, row_weights=scale)
         value = self.loss.value(ws, Y, scale)
         self.loss.output_delta(ws, Y, scale)
         network.backward(X, ws)
@@ -83,6 +83,9 @@ class LbfgsTrainer(Trainer):
                 raise _Interrupted
 
         self.stop_reason = None
+        # Every evaluation sees the one full batch, so batch normalization's running
+        # statistics are simply the latest evaluation's: those at the final weights.
+        self.network.momentum = 0.0
         guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"), guard as ctrl_c:
             try:
@@ -97,7 +100,7 @@ class LbfgsTrainer(Trainer):
             except (_Interrupted, KeyboardInterrupt):
                 if accepted["n"] == 0:
                     raise KeyboardInterrupt from None
-                self.network.params[...] = accepted["x"]
+                self.objective(accepted["x"], X, Y, scale)  # back to the last accepted point
                 self.stop_reason = "interrupted"
                 self._warn_interrupted(accepted["n"])
                 return accepted["n"], True

@@ -11,11 +11,20 @@ Symbols follow the textbook and the user guide. For layer ``l = 1 .. L``::
 The loss folds the ``1 / n_batch`` (or the sample weights) into ``delta(L)``,
 so the sums above are already the gradient of the batch's mean loss.
 
+Two options change a hidden layer (see the user guide for their backward
+passes). Batch normalization (:mod:`skbackprop._normalization`) replaces
+``z(l)`` by ``gamma * z_hat(l) + beta`` before ``f``. A residual layer, one
+whose input and output widths are equal (never the first, whose input is
+X), adds its input to its output, ``a(l) = f(z(l)) + a(l-1)``, so its
+delta gains the skip's identity term: ``d loss / d a(l-1)`` is
+``delta(l) W(l)^T`` plus ``d loss / d a(l)`` itself.
+
 All weights and biases live in one flat buffer ``params`` (weights of every
-layer first, then every bias), and their gradients in a twin buffer
-``grads``; ``coefs`` / ``intercepts`` and ``grad_coefs`` / ``grad_intercepts``
-are views into them. A solver therefore updates the whole network with a few
-numpy calls, and the weight penalty touches one slice, ``params[:n_weights]``.
+layer first, then every bias, then batch normalization's gammas and betas),
+and their gradients in a twin buffer ``grads``; ``coefs`` / ``intercepts``
+and ``grad_coefs`` / ``grad_intercepts`` are views into them. A solver
+therefore updates the whole network with a few numpy calls, and the weight
+penalty touches one slice, ``params[:n_weights]``.
 """
 
 import threading
@@ -25,6 +34,7 @@ import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._initializers import INITIALIZERS
+from ._normalization import BatchNormalization, BatchStatistics
 
 # Memory for one chunk of rows when predicting, so it stays bounded on any number of rows.
 PREDICT_CHUNK_BYTES = 8 * 2**20
@@ -53,8 +63,10 @@ class _Workspace:
     Made once per batch size and reused, so training allocates nothing per batch.
     """
 
-    def __init__(self, n_rows, layer_sizes, dtype, dropout, training):
+    def __init__(self, n_rows, layer_sizes, dtype, dropout, training, normalized=(), skips=()):
         hidden = layer_sizes[1:-1]
+        normalized = normalized or (False,) * len(hidden)
+        skips = skips or (False,) * len(hidden)
         n_outputs = layer_sizes[-1]
         self.training = training
 
@@ -75,11 +87,22 @@ class _Workspace:
         self.dropout_masks = [
             new(w) if rate > 0 else None for w, rate in zip(hidden, dropout, strict=True)
         ]
-        # The input of the next layer: the activation, or its dropped-out copy.
+        # The input of the next layer: the activation, or its dropped-out copy
+        # (plus the layer's input, for a residual layer).
         self.inputs = [
-            new(w) if rate > 0 else a
-            for w, rate, a in zip(hidden, dropout, self.hidden, strict=True)
+            new(w) if rate > 0 or skip else a
+            for w, rate, skip, a in zip(hidden, dropout, skips, self.hidden, strict=True)
         ]
+        # d loss / d a(l) of a residual layer, which its skip sends back unchanged.
+        self.skip_deltas = [
+            new(w) if skip and training else None for w, skip in zip(hidden, skips, strict=True)
+        ]
+        self.batch_stats = [
+            BatchStatistics(n_rows, w, dtype) if on else None
+            for w, on in zip(hidden, normalized, strict=True)
+        ]
+        # Each row's weight in the batch statistics (the loss's scale), set by forward.
+        self.row_weights = None
         self.logits = new(n_outputs)
         self.output = new(n_outputs)
         self.output_delta = new(n_outputs)
@@ -108,12 +131,29 @@ class Network:
         float32 or float64; parameters, buffers and inputs all share it.
     dropout : sequence of float, optional
         Dropout rate of each hidden layer, used by ``forward(training=True)``.
+    batch_normalization : bool, default=False
+        Normalise every hidden layer's pre-activations over the batch.
+    residual : bool, default=False
+        Add each hidden layer's input to its output where their widths are
+        equal (never in the first hidden layer).
+    momentum : float, default=0.9
+        Weight of the old value in batch normalization's running statistics.
 
     A network made by :meth:`predicting_with` has no flat buffers: it reads
     the weight arrays it was given, and only predicts.
     """
 
-    def __init__(self, layer_sizes, activation, output_activation, dtype, dropout=None):
+    def __init__(
+        self,
+        layer_sizes,
+        activation,
+        output_activation,
+        dtype,
+        dropout=None,
+        batch_normalization=False,
+        residual=False,
+        momentum=0.9,
+    ):
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.activation = activation
         self.output_activation = output_activation
@@ -123,13 +163,41 @@ class Network:
         self._f, self._f_derivative = HIDDEN_ACTIVATIONS[activation]
         self._output_f = OUTPUT_ACTIVATIONS[output_activation]
 
+        self.skips = residual_layers(self.layer_sizes) if residual else (False,) * self.n_hidden
+        self.normalized = (bool(batch_normalization),) * self.n_hidden
+        self.momentum = momentum
+
         shapes = list(pairwise(self.layer_sizes))
+        hidden = self.layer_sizes[1:-1] if batch_normalization else ()
         self.n_weights = sum(fan_in * fan_out for fan_in, fan_out in shapes)
-        n_params = self.n_weights + sum(self.layer_sizes[1:])
+        n_params = self.n_weights + sum(self.layer_sizes[1:]) + 2 * sum(hidden)
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
-        self.coefs, self.intercepts = self._views(self.params, shapes)
-        self.grad_coefs, self.grad_intercepts = self._views(self.grads, shapes)
+        self.coefs, self.intercepts, self.gammas, self.betas = self._views(
+            self.params, shapes, hidden
+        )
+        self.grad_coefs, self.grad_intercepts, grad_gammas, grad_betas = self._views(
+            self.grads, shapes, hidden
+        )
+        # Running means, then running variances: fitted state that no solver steps.
+        self.statistics = np.zeros(2 * sum(hidden), dtype=self.dtype)
+        self.running_means = _split(self.statistics[: sum(hidden)], hidden)
+        self.running_variances = _split(self.statistics[sum(hidden) :], hidden)
+        for variance in self.running_variances:
+            variance[...] = 1.0
+        self.normalizations = [None] * self.n_hidden
+        for index, parts in enumerate(
+            zip(
+                self.gammas,
+                self.betas,
+                grad_gammas,
+                grad_betas,
+                self.running_means,
+                self.running_variances,
+                strict=True,
+            )
+        ):
+            self.normalizations[index] = BatchNormalization(*parts)
         self._thin_transposes = {
             index: np.empty((fan_out, fan_in), dtype=self.dtype)
             for index, (fan_in, fan_out) in enumerate(shapes)
@@ -139,7 +207,7 @@ class Network:
         self._thread_workspaces = threading.local()
 
     @classmethod
-    def predicting_with(cls, coefs, intercepts, activation, output_activation):
+    def predicting_with(cls, coefs, intercepts, activation, output_activation, skips=None):
         """A network that predicts with ``coefs`` and ``intercepts`` themselves.
 
         No copies and no gradient buffers: changing the arrays in place changes
@@ -151,6 +219,9 @@ class Network:
         network.dtype = coefs[0].dtype
         network.n_hidden = len(coefs) - 1
         network.dropout = (0.0,) * network.n_hidden
+        network.skips = tuple(skips) if skips is not None else (False,) * network.n_hidden
+        network.normalized = (False,) * network.n_hidden
+        network.normalizations = [None] * network.n_hidden
         network._f, network._f_derivative = HIDDEN_ACTIVATIONS[activation]
         network._output_f = OUTPUT_ACTIVATIONS[output_activation]
         network.coefs, network.intercepts = list(coefs), list(intercepts)
@@ -159,16 +230,18 @@ class Network:
         network._thread_workspaces = threading.local()
         return network
 
-    def _views(self, flat, shapes):
-        coefs, intercepts = [], []
-        start = 0
+    def _views(self, flat, shapes, normalized_widths):
+        coefs, start = [], 0
         for fan_in, fan_out in shapes:
             coefs.append(flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
             start += fan_in * fan_out
-        for _, fan_out in shapes:
-            intercepts.append(flat[start : start + fan_out])
-            start += fan_out
-        return coefs, intercepts
+        widths = [fan_out for _, fan_out in shapes]
+        intercepts = _split(flat[start : start + sum(widths)], widths)
+        start += sum(widths)
+        n_normalized = sum(normalized_widths)
+        gammas = _split(flat[start : start + n_normalized], normalized_widths)
+        betas = _split(flat[start + n_normalized :], normalized_widths)
+        return coefs, intercepts, gammas, betas
 
     @property
     def weights(self):
@@ -184,30 +257,50 @@ class Network:
 
         ``init`` is a name in ``INITIALIZERS`` or an initialiser function
         ``(fan_in, fan_out, rng, activation) -> (weights, biases)``.
+        Batch normalization starts as the identity: gamma 1, beta 0.
         """
         initializer = INITIALIZERS[init] if isinstance(init, str) else init
         for coef, intercept in zip(self.coefs, self.intercepts, strict=True):
             fan_in, fan_out = coef.shape
             coef[...], intercept[...] = initializer(fan_in, fan_out, rng, self.activation)
+        for gamma in self.gammas:
+            gamma[...] = 1.0
         return self
 
     def snapshot(self, out=None):
-        """A copy of every weight and bias (into ``out``, a buffer from an earlier snapshot)."""
+        """A copy of every parameter and running statistic (into ``out``, an earlier snapshot)."""
         if out is None:
-            return self.params.copy()
-        np.copyto(out, self.params)
+            out = np.empty(self.params.size + self.statistics.size, dtype=self.dtype)
+        out[: self.params.size] = self.params
+        out[self.params.size :] = self.statistics
         return out
 
     def restore(self, snapshot):
-        """Go back to the weights and biases of ``snapshot()``."""
-        np.copyto(self.params, snapshot)
+        """Go back to the parameters and running statistics of ``snapshot()``."""
+        np.copyto(self.params, snapshot[: self.params.size])
+        np.copyto(self.statistics, snapshot[self.params.size :])
 
-    def set_parameters(self, coefs, intercepts):
-        for mine, theirs in zip(
-            self.coefs + self.intercepts, list(coefs) + list(intercepts), strict=True
-        ):
-            mine[...] = theirs
+    def set_parameters(self, coefs, intercepts, normalization=None):
+        """Copy in fitted arrays; ``normalization`` is ``(gammas, betas, means, variances)``."""
+        mine = self.coefs + self.intercepts
+        theirs = list(coefs) + list(intercepts)
+        if normalization is not None:
+            mine += self.gammas + self.betas + self.running_means + self.running_variances
+            theirs += [array for arrays in normalization for array in arrays]
+        for target, source in zip(mine, theirs, strict=True):
+            target[...] = source
         return self
+
+    def _new_workspace(self, n_rows, training):
+        return _Workspace(
+            n_rows,
+            self.layer_sizes,
+            self.dtype,
+            self.dropout,
+            training,
+            self.normalized,
+            self.skips,
+        )
 
     def _workspace(self, n_rows, training):
         key = (n_rows, training)
@@ -216,36 +309,56 @@ class Network:
             # A fit meets two batch sizes (full and last) and predict two chunk sizes.
             if len(self._workspaces) >= 8:
                 self._workspaces.clear()
-            workspace = _Workspace(n_rows, self.layer_sizes, self.dtype, self.dropout, training)
+            workspace = self._new_workspace(n_rows, training)
             self._workspaces[key] = workspace
         return workspace
 
-    def forward(self, X, training=False, rng=None, ws=None):
+    def forward(self, X, training=False, rng=None, ws=None, row_weights=None):
         """Forward pass over the rows of ``X``; returns the workspace holding it.
 
         With ``training=True`` inverted dropout is applied to the hidden
-        activations (masks drawn from ``rng``), and the workspace keeps what
-        ``backward`` needs. The returned arrays are reused by the next call,
-        unless the caller passes a workspace ``ws`` of its own.
+        activations (masks drawn from ``rng``), batch normalization uses the
+        batch's statistics (rows weighted by ``row_weights``, the loss's
+        ``scale``: a float or a column summing to one) and updates the running
+        ones, and the workspace keeps what ``backward`` needs. The returned
+        arrays are reused by the next call, unless the caller passes a
+        workspace ``ws`` of its own.
         """
         if ws is None:
             ws = self._workspace(X.shape[0], training)
+        if training:
+            ws.row_weights = 1.0 / X.shape[0] if row_weights is None else row_weights
         layer_input = X
         for index in range(self.n_hidden):
-            z = ws.hidden[index]
-            _matmul_into(layer_input, self.coefs[index], z)
-            z += self.intercepts[index]
-            self._f(z, ws.scratch[index], ws.activation_masks[index])
-            rate = self.dropout[index]
-            if training and rate > 0:
-                self._drop_out(z, rate, ws.dropout_masks[index], ws.inputs[index], rng)
-                layer_input = ws.inputs[index]
-            else:
-                layer_input = z
+            layer_input = self._hidden_forward(index, layer_input, ws, training, rng)
         _matmul_into(layer_input, self.coefs[-1], ws.logits)
         ws.logits += self.intercepts[-1]
         self._output_f(ws.logits, ws.output, ws.row_stats)
         return ws
+
+    def _hidden_forward(self, index, layer_input, ws, training, rng):
+        """Hidden layer ``index``: dense -> (batch norm) -> f -> (dropout) -> (+ input)."""
+        z = ws.hidden[index]
+        _matmul_into(layer_input, self.coefs[index], z)
+        z += self.intercepts[index]
+        normalization = self.normalizations[index]
+        if normalization is not None:
+            if training:
+                normalization.forward(
+                    z, ws.batch_stats[index], ws.row_weights, ws.ones, self.momentum
+                )
+            else:
+                normalization.predict(z, ws.batch_stats[index])
+        self._f(z, ws.scratch[index], ws.activation_masks[index])
+        output = ws.inputs[index]  # z itself unless dropout or a skip needs a copy
+        rate = self.dropout[index]
+        if training and rate > 0:
+            self._drop_out(z, rate, ws.dropout_masks[index], output, rng)
+            if self.skips[index]:
+                output += layer_input
+        elif self.skips[index]:
+            np.add(z, layer_input, out=output)
+        return output
 
     @staticmethod
     def _drop_out(activation, rate, mask, dropped, rng):
@@ -269,17 +382,25 @@ class Network:
             np.dot(ws.ones, delta, out=self.grad_intercepts[index])
             if index == 0:
                 break
-            previous = ws.deltas[index - 1]
+            previous = ws.deltas[index - 1]  # d loss / d a(index - 1)
             np.dot(delta, self._transposed_coef(index), out=previous)
-            if ws.dropout_masks[index - 1] is not None:
-                previous *= ws.dropout_masks[index - 1]
-            self._f_derivative(
-                ws.hidden[index - 1],
-                previous,
-                ws.scratch[index - 1],
-                ws.activation_masks[index - 1],
+            if index < self.n_hidden and self.skips[index]:
+                previous += ws.skip_deltas[index]
+            delta = self._hidden_backward(index - 1, previous, ws)
+
+    def _hidden_backward(self, index, delta, ws):
+        """Turn ``d loss / d a`` of hidden layer ``index`` into ``d loss / d z``, in place."""
+        if self.skips[index]:
+            np.copyto(ws.skip_deltas[index], delta)
+        if ws.dropout_masks[index] is not None:
+            delta *= ws.dropout_masks[index]
+        self._f_derivative(ws.hidden[index], delta, ws.scratch[index], ws.activation_masks[index])
+        normalization = self.normalizations[index]
+        if normalization is not None:
+            normalization.backward(
+                delta, ws.batch_stats[index], ws.row_weights, ws.ones, ws.scratch[index]
             )
-            delta = previous
+        return delta
 
     def _transposed_coef(self, index):
         copy = self._thin_transposes.get(index)
@@ -297,7 +418,8 @@ class Network:
         n_rows = X.shape[0]
         if chunk_rows is None:
             # hidden activations, their scratch and masks, logits and output
-            bytes_per_row = self.dtype.itemsize * (2 * sum(self.layer_sizes[1:]))
+            # (a residual layer's output is one more copy)
+            bytes_per_row = self.dtype.itemsize * (3 * sum(self.layer_sizes[1:]))
             bytes_per_row += sum(self.layer_sizes[1:-1])
             chunk_rows = min(max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), PREDICT_MAX_CHUNK_ROWS)
         result = np.empty((n_rows, self.layer_sizes[-1]), dtype=self.dtype)
@@ -319,6 +441,21 @@ class Network:
         if ws is None:
             if len(workspaces) >= 4:
                 workspaces.clear()
-            ws = _Workspace(n_rows, self.layer_sizes, self.dtype, self.dropout, False)
+            ws = self._new_workspace(n_rows, False)
             workspaces[n_rows] = ws
         return ws
+
+
+def residual_layers(layer_sizes):
+    """Which hidden layers of ``layer_sizes`` can add their input: equal widths, not the first."""
+    hidden = layer_sizes[1:-1]
+    return tuple(index > 0 and hidden[index - 1] == width for index, width in enumerate(hidden))
+
+
+def _split(flat, widths):
+    """Consecutive views of ``flat``, one per width."""
+    views, start = [], 0
+    for width in widths:
+        views.append(flat[start : start + width])
+        start += width
+    return views

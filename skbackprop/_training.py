@@ -399,7 +399,7 @@ class Trainer:
             # batch lets the epoch complete.
             if ctrl_c.pressed:
                 raise KeyboardInterrupt
-            ws = self.network.forward(X_batch, training=True, rng=self.rng)
+            ws = self.network.forward(X_batch, training=True, rng=self.rng, row_weights=scale)
             batch_loss = self.loss.value(ws, Y_batch, scale)
             self.loss.output_delta(ws, Y_batch, scale)
             self.network.backward(X_batch, ws)

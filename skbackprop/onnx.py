@@ -157,13 +157,19 @@ def _forward(model, X, dtype, opset):
         "exp": lambda z: ops.OnnxExp(z, op_version=opset),  # loss="poisson"
     }
     activation = ops.OnnxCast(X, to=_onnx_type(dtype), op_version=opset)
-    last = len(model.coefs_) - 1
-    for index, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+    # Batch normalization comes folded into the weights, as predict uses it.
+    coefs, intercepts = model._predicting_weights()
+    skips = model.__dict__.get("_residual_layers") or ()
+    last = len(coefs) - 1
+    for index, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
         product = ops.OnnxMatMul(activation, coef.astype(dtype), op_version=opset)
         z = ops.OnnxAdd(product, intercept.astype(dtype), op_version=opset)
-        f = output[model.out_activation_] if index == last else hidden[model._hidden_activation]
-        activation = f(z)
-    return activation
+        if index == last:
+            return output[model.out_activation_](z)
+        layer_output = hidden[model._hidden_activation](z)
+        if index < len(skips) and skips[index]:  # a residual layer adds its input
+            layer_output = ops.OnnxAdd(layer_output, activation, op_version=opset)
+        activation = layer_output
 
 
 def _onnx_type(dtype):

@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 from skbackprop._activations import HIDDEN_ACTIVATIONS
 from skbackprop._losses import LOSSES
-from skbackprop._network import THIN_LAYER_UNITS, Network
+from skbackprop._network import THIN_LAYER_UNITS, Network, residual_layers
+from skbackprop._normalization import fold_layers
 from skbackprop._solvers import Sgd
 from skbackprop._training import Trainer
 
@@ -45,7 +46,7 @@ def _trainer(network, l1, l2, n):
 def _objective(network, trainer, X, Y, scale, dropout_seed=None):
     """Weighted mean loss plus penalty, and its gradient from backpropagation."""
     rng = np.random.default_rng(dropout_seed)
-    ws = network.forward(X, training=True, rng=rng)
+    ws = network.forward(X, training=True, rng=rng, row_weights=scale)
     loss = trainer.loss
     value = loss.value(ws, Y, scale)
     loss.output_delta(ws, Y, scale)
@@ -190,3 +191,150 @@ def test_snapshot_and_restore_go_back_to_the_same_weights():
     network.restore(saved)
     for coef, expected in zip(network.coefs, before, strict=True):
         np.testing.assert_array_equal(coef, expected + 1)
+
+
+def _weighted_scale(rng, n):
+    weights = rng.uniform(0.1, 3.0, n)
+    weights[0] = 0.0  # a row that counts for nothing, in the statistics too
+    return (weights / weights.sum())[:, None]
+
+
+@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize("dropout, weighted", [(None, False), ((0.3, 0.2, 0.4), True)])
+def test_gradient_through_batch_normalization(activation, dropout, weighted):
+    # Training mode: batch statistics, so every row's delta depends on every row.
+    rng = np.random.default_rng(3)
+    X, Y = _problem("softmax", rng, n=11)
+    network = Network(
+        [4, 6, 6, 5, 3], activation, "softmax", np.float64, dropout, batch_normalization=True
+    )
+    network.initialize(rng)
+    # Start away from gamma 1, beta 0 so that both matter.
+    for gamma, beta in zip(network.gammas, network.betas, strict=True):
+        gamma[...] = rng.uniform(0.5, 1.5, gamma.size)
+        beta[...] = rng.normal(scale=0.3, size=beta.size)
+    scale = _weighted_scale(rng, len(X)) if weighted else 1 / len(X)
+    trainer = _trainer(network, l1=0.05, l2=0.1, n=len(X))
+    _, analytic = _objective(network, trainer, X, Y, scale, dropout_seed=2)
+    numeric = _numeric_gradient(network, trainer, X, Y, scale, dropout_seed=2)
+    assert _relative_error(analytic, numeric) < 1e-6
+    # The bias before a normalisation is redundant with beta: no gradient.
+    for grad in network.grad_intercepts[:-1]:
+        np.testing.assert_allclose(grad, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize("batch_normalization", [False, True])
+def test_gradient_through_residual_connections(activation, batch_normalization):
+    rng = np.random.default_rng(4)
+    X, Y = _problem("identity", rng, n=8)
+    sizes = [4, 5, 5, 6, 6, 6, 3]
+    network = Network(
+        sizes,
+        activation,
+        "identity",
+        np.float64,
+        dropout=(0.0, 0.3, 0.0, 0.2, 0.0),
+        batch_normalization=batch_normalization,
+        residual=True,
+    )
+    assert network.skips == (False, True, False, True, True)
+    network.initialize(rng)
+    trainer = _trainer(network, l1=0.0, l2=0.3, n=len(X))
+    scale = _weighted_scale(rng, len(X))
+    _, analytic = _objective(network, trainer, X, Y, scale, dropout_seed=9)
+    numeric = _numeric_gradient(network, trainer, X, Y, scale, dropout_seed=9)
+    assert _relative_error(analytic, numeric) < 1e-6
+
+
+def test_residual_layer_adds_its_input():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    plain = Network([3, 4, 4, 2], "tanh", "identity", np.float64).initialize(rng)
+    residual = Network([3, 4, 4, 2], "tanh", "identity", np.float64, residual=True)
+    residual.params[...] = plain.params
+    first = np.tanh(X @ plain.coefs[0] + plain.intercepts[0])
+    second = np.tanh(first @ plain.coefs[1] + plain.intercepts[1])
+    expected = (second + first) @ plain.coefs[2] + plain.intercepts[2]
+    np.testing.assert_allclose(residual.predict(X), expected)
+    np.testing.assert_allclose(plain.predict(X), second @ plain.coefs[2] + plain.intercepts[2])
+
+
+def test_residual_layers_are_the_equal_width_hidden_layers_after_the_first():
+    assert residual_layers((5, 5, 5, 3)) == (False, True)
+    assert residual_layers((4, 8, 8, 4, 4, 1)) == (False, True, False, True)
+    assert residual_layers((4, 8, 1)) == (False,)
+    assert residual_layers((4, 1)) == ()
+
+
+def test_batch_normalization_normalises_each_unit_over_the_weighted_batch():
+    rng = np.random.default_rng(5)
+    X = rng.normal(loc=3.0, scale=4.0, size=(50, 3))
+    network = Network([3, 4, 2], "identity", "identity", np.float64, batch_normalization=True)
+    network.initialize(rng)
+    scale = _weighted_scale(rng, len(X))
+    ws = network.forward(X, training=True, row_weights=scale)
+    normalized = ws.hidden[0]  # gamma 1, beta 0, identity activation
+    mean = (scale * normalized).sum(axis=0)
+    variance = (scale * (normalized - mean) ** 2).sum(axis=0)
+    np.testing.assert_allclose(mean, 0.0, atol=1e-12)
+    np.testing.assert_allclose(variance, 1.0, rtol=1e-3)  # EPSILON keeps it just under 1
+    # The running statistics moved a tenth of the way to the batch's.
+    z = X @ network.coefs[0] + network.intercepts[0]
+    batch_mean = (scale * z).sum(axis=0)
+    np.testing.assert_allclose(network.running_means[0], 0.1 * batch_mean)
+
+
+def test_a_one_row_batch_is_normalised_with_the_running_statistics():
+    rng = np.random.default_rng(6)
+    X, Y = _problem("softmax", rng, n=1)
+    network = Network([4, 5, 3], "tanh", "softmax", np.float64, batch_normalization=True)
+    network.initialize(rng)
+    network.running_means[0][...] = rng.normal(size=5)
+    network.running_variances[0][...] = rng.uniform(0.5, 2.0, 5)
+    before = network.statistics.copy()
+    trainer = _trainer(network, l1=0.0, l2=0.1, n=1)
+    value, analytic = _objective(network, trainer, X, Y, 1.0)
+    assert np.isfinite(value) and np.isfinite(analytic).all()
+    np.testing.assert_array_equal(network.statistics, before)  # left unchanged
+    numeric = _numeric_gradient(network, trainer, X, Y, 1.0)
+    assert _relative_error(analytic, numeric) < 1e-6
+    # It is exactly what prediction computes.
+    np.testing.assert_allclose(
+        network.forward(X, training=True).output, network.predict(X), rtol=1e-12
+    )
+
+
+def test_folded_weights_predict_as_the_running_statistics_do():
+    rng = np.random.default_rng(8)
+    network = Network(
+        [4, 6, 6, 3], "relu", "softmax", np.float64, batch_normalization=True, residual=True
+    )
+    network.initialize(rng)
+    for arrays in (network.gammas, network.betas, network.running_means):
+        for array in arrays:
+            array[...] = rng.normal(size=array.size)
+    for variance in network.running_variances:
+        variance[...] = rng.uniform(0.2, 3.0, variance.size)
+    coefs, intercepts = fold_layers(
+        network.coefs,
+        network.intercepts,
+        network.gammas,
+        network.betas,
+        network.running_means,
+        network.running_variances,
+    )
+    plain = Network.predicting_with(coefs, intercepts, "relu", "softmax", skips=network.skips)
+    X = rng.normal(size=(20, 4))
+    np.testing.assert_allclose(plain.predict(X), network.predict(X), rtol=1e-10)
+
+
+def test_snapshot_covers_the_running_statistics():
+    network = Network([3, 4, 2], "relu", "softmax", np.float64, batch_normalization=True)
+    network.initialize(np.random.default_rng(0))
+    saved = network.snapshot()
+    network.forward(np.random.default_rng(1).normal(size=(8, 3)), training=True)
+    assert not np.array_equal(network.running_means[0], 0.0)
+    network.restore(saved)
+    np.testing.assert_array_equal(network.running_means[0], 0.0)
+    np.testing.assert_array_equal(network.running_variances[0], 1.0)
