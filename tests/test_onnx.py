@@ -79,6 +79,30 @@ def test_regressor_matches_onnxruntime(activation, n_outputs, dtype):
     )
 
 
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+@pytest.mark.parametrize("init", ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"])
+@pytest.mark.parametrize(
+    "batch_normalization, residual", [(True, False), (False, True), (True, True)]
+)
+def test_deep_network_options_export_folded(Estimator, init, batch_normalization, residual):
+    # Batch normalization is exported folded into the weights, residual layers as Adds.
+    target = TARGETS["multiclass"] if Estimator is BackpropClassifier else X[:, 0] * X[:, 1]
+    model = Estimator(
+        hidden_layer_sizes=(8, 8, 8),
+        init=init,
+        batch_normalization=batch_normalization,
+        residual=residual,
+        learning_rate_init=0.01,
+        max_iter=30,
+        random_state=0,
+    ).fit(X, target)
+    outputs = _run(model, X, zipmap=False) if Estimator is BackpropClassifier else _run(model, X)
+    expected = model.predict_proba(X) if Estimator is BackpropClassifier else model.predict(X)
+    np.testing.assert_allclose(outputs[-1].reshape(expected.shape), expected, rtol=1e-5, atol=1e-5)
+    if Estimator is BackpropClassifier:
+        np.testing.assert_array_equal(outputs[0], model.predict(X))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_poisson_regressor_exports_its_exponential_output(dtype):
     counts = np.random.default_rng(0).poisson(np.exp(X[:, 0]))

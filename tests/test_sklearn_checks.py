@@ -30,6 +30,11 @@ POISSON_TARGETS = {
 }
 
 
+def small_normal_weights(fan_in, fan_out, rng):
+    """A user's initialiser: module-level, so that the estimator pickles."""
+    return rng.normal(0.0, 0.3, (fan_in, fan_out))
+
+
 def _expected_failures(estimator):
     if estimator.dtype == "float32":
         return FLOAT32_BY_DESIGN
@@ -51,6 +56,27 @@ def _expected_failures(estimator):
         BackpropClassifier(solver="lbfgs", random_state=0),
         BackpropRegressor(solver="lbfgs", random_state=0),
         BackpropRegressor(loss="poisson", random_state=0),
+        # The deep-network options, each init among them: every code path of a layer.
+        BackpropClassifier(batch_normalization=True, init="he_uniform", random_state=0),
+        BackpropRegressor(batch_normalization=True, init="glorot_normal", random_state=0),
+        BackpropClassifier(residual=True, hidden_layer_sizes=(64, 64), random_state=0),
+        BackpropRegressor(
+            residual=True, hidden_layer_sizes=(16, 16), init="he_normal", random_state=0
+        ),
+        BackpropClassifier(
+            batch_normalization=True,
+            residual=True,
+            hidden_layer_sizes=(16, 16, 16),
+            init="he_normal",
+            random_state=0,
+        ),
+        BackpropRegressor(
+            batch_normalization=True,
+            residual=True,
+            hidden_layer_sizes=(16, 16),
+            init=small_normal_weights,
+            random_state=0,
+        ),
     ],
     expected_failed_checks=_expected_failures,
 )

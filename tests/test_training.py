@@ -149,13 +149,17 @@ def test_validation_score_drives_stopping_and_best_weights_are_restored():
     np.testing.assert_array_equal(network.params, snapshots[1])
 
 
-def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weighted, shuffle):
+def _second_epoch_peak_allocation(
+    batch_size, activation, solver, dropout, weighted, shuffle, layer_options
+):
     rng = np.random.default_rng(0)
     n = 4 * batch_size
     X = rng.normal(size=(n, 32))
     Y = np.eye(4)[rng.integers(0, 4, n)]
     weights = rng.uniform(0, 2, n) if weighted else None
-    network = Network([32, 256, 128, 4], activation, "softmax", np.float64, (dropout, dropout))
+    network = Network(
+        [32, 256, 256, 4], activation, "softmax", np.float64, (dropout, dropout), **layer_options
+    )
     network.initialize(rng)
     trainer = Trainer(
         network,
@@ -181,19 +185,27 @@ def _second_epoch_peak_allocation(batch_size, activation, solver, dropout, weigh
             tracemalloc.stop()
 
 
+BN = dict(batch_normalization=True)
+RESIDUAL = dict(residual=True)
+
+
 @pytest.mark.parametrize(
-    "activation, solver, dropout, weighted, shuffle",
+    "activation, solver, dropout, weighted, shuffle, layer_options",
     [
-        ("relu", Adam, 0.0, False, True),
-        ("leaky_relu", Momentum, 0.3, True, True),
-        ("logistic", Sgd, 0.5, True, False),
-        ("tanh", Adam, 0.0, False, False),
+        ("relu", Adam, 0.0, False, True, {}),
+        ("leaky_relu", Momentum, 0.3, True, True, {}),
+        ("logistic", Sgd, 0.5, True, False, {}),
+        ("tanh", Adam, 0.0, False, False, {}),
+        ("relu", Adam, 0.0, False, True, BN),
+        ("tanh", Momentum, 0.0, True, True, RESIDUAL),
+        ("relu", Adam, 0.2, True, True, {**BN, **RESIDUAL}),
+        ("logistic", Sgd, 0.0, False, False, {**BN, **RESIDUAL}),
     ],
 )
 def test_batch_loop_allocates_nothing_that_scales_with_the_batch(
-    activation, solver, dropout, weighted, shuffle
+    activation, solver, dropout, weighted, shuffle, layer_options
 ):
-    config = (activation, solver, dropout, weighted, shuffle)
+    config = (activation, solver, dropout, weighted, shuffle, layer_options)
     # Buffers for activations, deltas, gradients and solver state are made in
     # the first epoch; later epochs allocate only small fixed-size objects
     # (numpy's ufunc casting buffer, the per-epoch finiteness check).

@@ -1,0 +1,212 @@
+"""batch_normalization and residual through the estimators: errors, fitted state,
+continuation, persistence and prediction (the gradients are checked in test_network.py)."""
+
+import itertools
+import pickle
+
+import numpy as np
+import pytest
+from helpers import quiet_fit
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+
+from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop._network import Network
+
+X, y = load_iris(return_X_y=True)
+X = (X - X.mean(axis=0)) / X.std(axis=0)
+DEEP = dict(hidden_layer_sizes=(8, 8, 8), batch_normalization=True, residual=True)
+
+
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_batch_size_one_is_refused_naming_both_parameters(Estimator):
+    model = Estimator(batch_normalization=True, batch_size=1)
+    with pytest.raises(ValueError, match=r"batch_normalization=True.*batch_size=1"):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(10,), (10, 5), (10, 5, 10), 7])
+def test_residual_without_an_equal_width_pair_is_refused(sizes):
+    model = BackpropClassifier(hidden_layer_sizes=sizes, residual=True)
+    with pytest.raises(ValueError, match=r"residual=True.*hidden_layer_sizes="):
+        model.fit(X, y)
+
+
+def test_a_last_batch_of_one_row_trains_without_nan():
+    # 150 rows in batches of 149: every epoch ends with a one-row batch.
+    model = quiet_fit(
+        BackpropClassifier(
+            batch_size=149, learning_rate_init=0.03, max_iter=50, random_state=0, **DEEP
+        ),
+        X,
+        y,
+    )
+    assert np.isfinite(model.loss_curve_).all()
+    assert all(np.isfinite(a).all() for a in model.coefs_ + model.gammas_ + model.betas_)
+    assert model.score(X, y) > 0.8
+
+
+def test_fitted_attributes_exist_only_with_batch_normalization():
+    plain = quiet_fit(BackpropClassifier(hidden_layer_sizes=(6, 5), max_iter=3), X, y)
+    for name in ("gammas_", "betas_", "running_means_", "running_variances_"):
+        assert getattr(plain, name) is None
+    model = quiet_fit(
+        BackpropRegressor(hidden_layer_sizes=(6, 5), batch_normalization=True, max_iter=3),
+        X,
+        y,
+    )
+    for name in ("gammas_", "betas_", "running_means_", "running_variances_"):
+        assert [a.shape for a in getattr(model, name)] == [(6,), (5,)]
+    assert (np.concatenate(model.running_variances_) > 0).all()
+    assert clone(model).__dict__.get("gammas_") is None  # a clone is unfitted
+
+
+def test_running_statistics_follow_the_training_batches():
+    # One full batch a step, momentum 0: the running statistics are the last batch's,
+    # taken at the weights before the last step.
+    model = BackpropRegressor(
+        hidden_layer_sizes=(5,),
+        batch_normalization=True,
+        batch_normalization_momentum=0.0,
+        batch_size=len(X),
+        shuffle=False,
+        max_iter=1,
+        random_state=0,
+    )
+    model.partial_fit(X, y)
+    before = [model.coefs_[0].copy(), model.intercepts_[0].copy()]
+    model.partial_fit(X, y)
+    z = X @ before[0] + before[1]
+    np.testing.assert_allclose(model.running_means_[0], z.mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(model.running_variances_[0], z.var(axis=0), rtol=1e-10)
+
+
+def test_lbfgs_keeps_the_full_batch_statistics_at_the_final_weights():
+    model = quiet_fit(
+        BackpropRegressor(
+            hidden_layer_sizes=(5,), batch_normalization=True, solver="lbfgs", max_iter=30
+        ),
+        X,
+        y,
+    )
+    z = X @ model.coefs_[0] + model.intercepts_[0]
+    np.testing.assert_allclose(model.running_means_[0], z.mean(axis=0), rtol=1e-8)
+    np.testing.assert_allclose(model.running_variances_[0], z.var(axis=0), rtol=1e-8)
+
+
+def _unfolded_output(model, X):
+    """The output computed as training's validation does: running statistics, no folding."""
+    network = Network(
+        [X.shape[1], *model.hidden_layer_sizes, model.n_outputs_],
+        model.activation,
+        model.out_activation_,
+        np.float64,
+        batch_normalization=True,
+        residual=model.residual,
+    )
+    network.set_parameters(
+        model.coefs_,
+        model.intercepts_,
+        (model.gammas_, model.betas_, model.running_means_, model.running_variances_),
+    )
+    return network.predict(X)
+
+
+def test_prediction_with_folded_weights_equals_the_normalised_network():
+    model = quiet_fit(BackpropClassifier(max_iter=30, random_state=0, **DEEP), X, y)
+    np.testing.assert_allclose(model.predict_proba(X), _unfolded_output(model, X), rtol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_n_epochs_then_n_more_is_2n_epochs_bit_for_bit(solver):
+    settings = dict(solver=solver, max_iter=4, dropout=0.2, random_state=0, **DEEP)
+    once = quiet_fit(BackpropClassifier(**{**settings, "max_iter": 8}), X, y)
+    twice = BackpropClassifier(warm_start=True, **settings)
+    quiet_fit(twice, X, y)
+    quiet_fit(twice, X, y)
+    for name in ("coefs_", "gammas_", "betas_", "running_means_", "running_variances_"):
+        for mine, theirs in zip(getattr(twice, name), getattr(once, name), strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    # partial_fit carries the running statistics along too.
+    incremental = BackpropClassifier(**{**settings, "max_iter": 1})
+    for _ in range(8):
+        incremental.partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_array_equal(incremental.running_means_[1], once.running_means_[1])
+
+
+def test_warm_start_refuses_switching_batch_normalization():
+    model = quiet_fit(
+        BackpropClassifier(hidden_layer_sizes=(6,), max_iter=2, warm_start=True), X, y
+    )
+    model.set_params(batch_normalization=True)
+    with pytest.raises(ValueError, match="batch_normalization"):
+        model.fit(X, y)
+    assert model.gammas_ is None  # the previous model is kept
+    model.predict(X)
+
+
+def test_early_stopping_restores_the_best_epochs_running_statistics():
+    model = quiet_fit(
+        BackpropClassifier(
+            early_stopping=True,
+            n_iter_no_change=3,
+            learning_rate_init=0.05,
+            max_iter=60,
+            random_state=0,
+            **DEEP,
+        ),
+        X,
+        y,
+    )
+    # The kept weights and statistics belong together: the held-out score at the
+    # restored state is the best one recorded.
+    _, validation = model._validation_rows(y, model._seed())
+    assert model.score(X[validation], y[validation]) == pytest.approx(max(model.validation_scores_))
+
+
+LAYER_OPTIONS = list(
+    itertools.product(
+        ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"], [False, True], [False, True]
+    )
+)
+
+
+@pytest.mark.parametrize("init, batch_normalization, residual", LAYER_OPTIONS)
+def test_every_combination_survives_pickle(init, batch_normalization, residual):
+    model = BackpropClassifier(
+        hidden_layer_sizes=(6, 6),
+        init=init,
+        batch_normalization=batch_normalization,
+        residual=residual,
+        max_iter=5,
+        random_state=0,
+    )
+    quiet_fit(model, X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    model.partial_fit(X, y)
+    restored.partial_fit(X, y)
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "batch_normalization, residual", [(True, False), (False, True), (True, True)]
+)
+def test_skops_round_trip(batch_normalization, residual, tmp_path):
+    sio = pytest.importorskip("skops.io", reason="needs the skops extra")
+    model = BackpropRegressor(
+        hidden_layer_sizes=(6, 6),
+        batch_normalization=batch_normalization,
+        residual=residual,
+        max_iter=5,
+        random_state=0,
+    )
+    quiet_fit(model, X, y)
+    sio.dump(model, tmp_path / "model.skops")
+    restored = sio.load(
+        tmp_path / "model.skops", trusted=[f"skbackprop._estimators.{type(model).__name__}"]
+    )
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    model.partial_fit(X, y)
+    restored.partial_fit(X, y)
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
