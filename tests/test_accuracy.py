@@ -164,3 +164,31 @@ def test_encoder_8_3_8():
     # (often, not always, a binary one: thresholded at 0.5, 6 of 8 seeds give 8 codes).
     gaps = np.linalg.norm(hidden[:, None] - hidden[None], axis=-1)[np.triu_indices(8, 1)]
     assert gaps.min() > 0.1
+
+
+DEFAULTS_DATA = {**LOADERS, "diabetes": load_diabetes}
+
+
+@pytest.mark.parametrize("dataset", list(DEFAULTS_DATA))
+def test_defaults_match_or_beat_scikit_learn_over_seeds(dataset):
+    # Both estimators exactly as constructed by a user who changes nothing, scaled in a
+    # Pipeline (diabetes with a standardised target), over seeds that move the split and
+    # the initial weights: mean test score and mean final training loss.
+    X, y = DEFAULTS_DATA[dataset](return_X_y=True)
+    regression = dataset == "diabetes"
+    if regression:
+        y = (y - y.mean()) / y.std()
+    ours, theirs = (
+        (BackpropRegressor, MLPRegressor) if regression else (BackpropClassifier, MLPClassifier)
+    )
+    scores, losses = {ours: [], theirs: []}, {ours: [], theirs: []}
+    for seed in range(4):
+        split = train_test_split(
+            X, y, test_size=0.3, random_state=seed, stratify=None if regression else y
+        )
+        for Estimator in (ours, theirs):
+            model = make_pipeline(StandardScaler(), Estimator(random_state=seed))
+            scores[Estimator].append(_test_score(model, *split))
+            losses[Estimator].append(model[-1].loss_)
+    assert np.mean(scores[ours]) >= np.mean(scores[theirs]) - SKLEARN_TOLERANCE
+    assert np.mean(losses[ours]) <= 1.15 * np.mean(losses[theirs])
