@@ -192,11 +192,17 @@ class TrainingCurveDisplay:
         return self
 
 
+# Up to this many layers the legend names every line; beyond, the first and the output.
+MAX_LEGEND_LAYERS = 8
+
+
 class GradientFlowDisplay:
     """Gradient norm of every layer per epoch, on a log scale.
 
     Vanishing gradients show as the first layers' lines lying orders of
     magnitude below the last layer's; exploding ones as lines shooting up.
+    Colours run from the first layer (dark) to the output layer (light); with
+    more than 8 layers the legend names only those two.
 
     Parameters
     ----------
@@ -269,6 +275,8 @@ class GradientFlowDisplay:
         ax.set_yscale("log")
         _label_epochs(ax)
         ax.set_ylabel("RMS of the weight gradient")
-        ax.legend(loc="best", fontsize="small")
+        # A deep network's legend would cover the plot: name the two ends of the colour scale.
+        shown = self.lines_ if n_layers <= MAX_LEGEND_LAYERS else self.lines_[:: n_layers - 1]
+        ax.legend(handles=shown, loc="best", fontsize="small")
         self.ax_, self.figure_ = ax, ax.figure
         return self

@@ -95,6 +95,14 @@ def test_gradient_flow_draws_one_log_scaled_line_per_layer():
     assert labels == ["layer 1", "layer 2", "layer 3", "layer 4 (output)"]
 
 
+def test_a_deep_networks_legend_names_only_the_first_and_the_output_layer():
+    model = _fit(hidden_layer_sizes=(4,) * 12, max_iter=2)
+    display = GradientFlowDisplay.from_estimator(model)
+    assert len(display.lines_) == 13
+    labels = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+    assert labels == ["layer 1", "layer 13 (output)"]
+
+
 def test_displays_need_a_fitted_estimator():
     with pytest.raises(ValueError, match="fit it first"):
         GradientFlowDisplay.from_estimator(BackpropClassifier())
