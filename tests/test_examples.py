@@ -27,3 +27,22 @@ def test_example_runs(script, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip()
+    if script.name in CLAIMS:
+        CLAIMS[script.name](result.stdout)
+
+
+def _deep_networks_learn_as_stated(stdout):
+    # "  <network>   <test accuracy>" lines: the example's text says what these show.
+    accuracy = {}
+    for line in stdout.splitlines():
+        name, _, value = line.strip().rpartition(" ")
+        if name and value.replace(".", "", 1).isdigit():
+            accuracy[name.strip()] = float(value)
+    assert accuracy["logistic, Glorot"] < 0.2  # chance is 0.1: vanishing gradients
+    assert accuracy["logistic, Glorot, batch norm"] >= 0.95
+    assert accuracy["ReLU, He, batch norm, residual"] >= 0.9
+    assert accuracy["ReLU, He, residual"] < accuracy["ReLU, He, batch norm, residual"]
+
+
+# What an example's printed numbers must show, where its text makes a claim about them.
+CLAIMS = {"plot_deep_networks.py": _deep_networks_learn_as_stated}
