@@ -478,6 +478,49 @@ def solvers_workload(repeats, epochs=1):
     return rows
 
 
+TARGET_LAYER_OVERHEAD = 0.3  # per epoch, against the plain network
+TARGET_FOLDED_PREDICT = 1.1  # batch normalization folded away: a plain network's cost
+
+
+def layers_workload(repeats, epochs=1, n_predict=100_000):
+    """batch_normalization and residual against the plain wide network (ours only).
+
+    Fit time per epoch, and predict_proba time, each as the median of the
+    pairs' ratios to the plain network's.
+    """
+    X, y = wide_data(np.float32)
+    rows_to_predict = np.resize(X, (n_predict, X.shape[1]))
+    common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(epochs))
+    options = {
+        "plain": {},
+        "batch_normalization": dict(batch_normalization=True),
+        "residual": dict(residual=True),
+    }
+    fit_times = {name: [] for name in options}
+    predict_times = {name: [] for name in options}
+    for _ in range(repeats):
+        for name, settings in options.items():
+            model = BackpropClassifier(**common, **settings)
+            fit_times[name].append(timed_fit(model, X, y) / epochs)
+            gc.collect()
+            started = time.perf_counter()
+            model.predict_proba(rows_to_predict)
+            predict_times[name].append(time.perf_counter() - started)
+    return [
+        {
+            "workload": f"{name} vs plain",
+            "seconds": statistics.median(fit_times[name]),
+            "plain_seconds": statistics.median(fit_times["plain"]),
+            "fit_overhead": statistics.median(pair_ratios(fit_times[name], fit_times["plain"]))
+            - 1,
+            "predict_ratio": statistics.median(
+                pair_ratios(predict_times[name], predict_times["plain"])
+            ),
+        }
+        for name in ("batch_normalization", "residual")
+    ]
+
+
 def diagnostics_workload(repeats):
     """What recording gradient_norms_ costs: fits with it against fits without."""
     from skbackprop._training import Trainer
@@ -523,6 +566,7 @@ WORKLOADS = {
     "search": lambda repeats: [parallel_search_workload(repeats)],
     "small-fits": lambda repeats: [small_fits_workload(repeats)],
     "solvers": solvers_workload,
+    "layers": layers_workload,
     "lbfgs": lbfgs_workload,
     "diagnostics": diagnostics_workload,
 }
@@ -536,6 +580,18 @@ def print_row(row):
             f"median of the pairs: {100 * row['overhead']:+.1f}% of fit time",
             flush=True,
         )
+        return
+    if "fit_overhead" in row:
+        met = "met" if row["fit_overhead"] <= TARGET_LAYER_OVERHEAD else "MISSED"
+        line = (
+            f"{name:28s} {row['seconds']:.3f}s vs plain {row['plain_seconds']:.3f}s per epoch, "
+            f"{100 * row['fit_overhead']:+.0f}% [<={100 * TARGET_LAYER_OVERHEAD:.0f}%: {met}]; "
+            f"predict ratio {row['predict_ratio']:.2f}"
+        )
+        if name.startswith("batch_normalization"):
+            met = "met" if row["predict_ratio"] <= TARGET_FOLDED_PREDICT else "MISSED"
+            line += f" [<={TARGET_FOLDED_PREDICT}: {met}]"
+        print(line, flush=True)
         return
     if "ratio_to_adam" in row:
         met = "met" if row["ratio_to_adam"] <= 1.1 else "MISSED"
