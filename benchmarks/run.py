@@ -511,8 +511,7 @@ def layers_workload(repeats, epochs=1, n_predict=100_000):
             "workload": f"{name} vs plain",
             "seconds": statistics.median(fit_times[name]),
             "plain_seconds": statistics.median(fit_times["plain"]),
-            "fit_overhead": statistics.median(pair_ratios(fit_times[name], fit_times["plain"]))
-            - 1,
+            "fit_overhead": statistics.median(pair_ratios(fit_times[name], fit_times["plain"])) - 1,
             "predict_ratio": statistics.median(
                 pair_ratios(predict_times[name], predict_times["plain"])
             ),
