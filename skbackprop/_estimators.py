@@ -452,11 +452,15 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "warm_start and partial_fit need the same hidden_layer_sizes and "
                 "outputs as the previous fit; refit with warm_start=False to change them."
             )
-        if self.batch_normalization != (self.gammas_ is not None):
-            raise ValueError(
-                "warm_start and partial_fit need the same batch_normalization as the "
-                "previous fit; refit with warm_start=False to change it."
-            )
+        for name, before, now in [
+            ("batch_normalization", self.gammas_ is not None, self.batch_normalization),
+            ("residual", any(self.__dict__.get("_residual_layers", ())), any(network.skips)),
+        ]:
+            if before != now:
+                raise ValueError(
+                    f"warm_start and partial_fit need the same {name} as the previous "
+                    f"fit; refit with warm_start=False to change it."
+                )
         normalization = None
         if self.batch_normalization:
             normalization = (

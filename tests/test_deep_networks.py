@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from helpers import quiet_fit
 from sklearn.base import clone
 from sklearn.datasets import load_iris
@@ -134,15 +135,32 @@ def test_n_epochs_then_n_more_is_2n_epochs_bit_for_bit(solver):
     np.testing.assert_array_equal(incremental.running_means_[1], once.running_means_[1])
 
 
-def test_warm_start_refuses_switching_batch_normalization():
-    model = quiet_fit(
-        BackpropClassifier(hidden_layer_sizes=(6,), max_iter=2, warm_start=True), X, y
-    )
-    model.set_params(batch_normalization=True)
-    with pytest.raises(ValueError, match="batch_normalization"):
+@pytest.mark.parametrize("switched", ["batch_normalization", "residual"])
+def test_warm_start_refuses_switching_a_layer_option(switched):
+    model = BackpropClassifier(hidden_layer_sizes=(6, 6), max_iter=2, warm_start=True)
+    quiet_fit(model, X, y)
+    before = model.predict_proba(X)
+    model.set_params(**{switched: True})
+    with pytest.raises(ValueError, match=f"same {switched}"):
         model.fit(X, y)
-    assert model.gammas_ is None  # the previous model is kept
-    model.predict(X)
+    with pytest.raises(ValueError, match=f"same {switched}"):
+        model.partial_fit(X, y)
+    # The previous model is kept, and predicts as it did.
+    assert model.gammas_ is None and not any(model._residual_layers)
+    np.testing.assert_array_equal(model.predict_proba(X), before)
+
+
+def test_sparse_and_float32_input():
+    sparse = sp.csr_matrix(np.where(np.abs(X) < 0.5, 0.0, X))
+    settings = dict(max_iter=5, shuffle=False, random_state=0, **DEEP)
+    from_sparse = quiet_fit(BackpropClassifier(**settings), sparse, y)
+    from_dense = quiet_fit(BackpropClassifier(**settings), sparse.toarray(), y)
+    np.testing.assert_allclose(
+        from_sparse.predict_proba(sparse), from_dense.predict_proba(sparse.toarray()), rtol=1e-9
+    )
+    single = quiet_fit(BackpropClassifier(**settings), X.astype(np.float32), y)
+    assert all(a.dtype == np.float32 for a in single.gammas_ + single.running_variances_)
+    assert single.predict_proba(X.astype(np.float32)).dtype == np.float32
 
 
 def test_early_stopping_restores_the_best_epochs_running_statistics():
@@ -192,9 +210,10 @@ def test_every_combination_survives_pickle(init, batch_normalization, residual):
 @pytest.mark.parametrize(
     "batch_normalization, residual", [(True, False), (False, True), (True, True)]
 )
-def test_skops_round_trip(batch_normalization, residual, tmp_path):
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_skops_round_trip(Estimator, batch_normalization, residual, tmp_path):
     sio = pytest.importorskip("skops.io", reason="needs the skops extra")
-    model = BackpropRegressor(
+    model = Estimator(
         hidden_layer_sizes=(6, 6),
         batch_normalization=batch_normalization,
         residual=residual,
