@@ -185,19 +185,18 @@ class Network:
         self.running_variances = _split(self.statistics[sum(hidden) :], hidden)
         for variance in self.running_variances:
             variance[...] = 1.0
-        self.normalizations = [None] * self.n_hidden
-        for index, parts in enumerate(
-            zip(
-                self.gammas,
-                self.betas,
-                grad_gammas,
-                grad_betas,
-                self.running_means,
-                self.running_variances,
-                strict=True,
-            )
-        ):
-            self.normalizations[index] = BatchNormalization(*parts)
+        layers = zip(
+            self.gammas,
+            self.betas,
+            grad_gammas,
+            grad_betas,
+            self.running_means,
+            self.running_variances,
+            strict=True,
+        )
+        # One normalisation step per hidden layer, or none at all.
+        normalizations = [BatchNormalization(*layer) for layer in layers]
+        self.normalizations = normalizations or [None] * self.n_hidden
         self._thin_transposes = {
             index: np.empty((fan_out, fan_in), dtype=self.dtype)
             for index, (fan_in, fan_out) in enumerate(shapes)
