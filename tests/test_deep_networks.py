@@ -229,3 +229,13 @@ def test_skops_round_trip(Estimator, batch_normalization, residual, tmp_path):
     model.partial_fit(X, y)
     restored.partial_fit(X, y)
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_assigned_normalisation_arrays_take_effect_in_predict():
+    # The folded weights are a copy; assigning new arrays is seen, as the user guide says.
+    model = quiet_fit(BackpropRegressor(max_iter=3, random_state=0, **DEEP), X, y)
+    before = model.predict(X)
+    model.betas_[0] = model.betas_[0] + 1.0
+    after = model.predict(X)
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, _unfolded_output(model, X).ravel(), rtol=1e-9)
