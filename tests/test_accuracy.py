@@ -54,9 +54,18 @@ def _test_score(model, X_train, X_test, y_train, y_test):
         return make_pipeline(StandardScaler(), model).fit(X_train, y_train).score(X_test, y_test)
 
 
-@pytest.mark.parametrize("dataset", list(LOADERS))
-@pytest.mark.parametrize("solver", list(LEARNING_RATES))
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+# Every solver with every activation on the small data sets; on digits, the slowest,
+# every activation with adam and every solver with relu and tanh.
+CLASSIFIER_CASES = [
+    (dataset, solver, activation)
+    for dataset in LOADERS
+    for solver in LEARNING_RATES
+    for activation in ACTIVATIONS
+    if dataset != "digits" or solver == "adam" or activation in ("relu", "tanh")
+]
+
+
+@pytest.mark.parametrize("dataset, solver, activation", CLASSIFIER_CASES)
 def test_classifier_accuracy(dataset, solver, activation):
     split = _split(dataset)
     common = dict(
