@@ -132,7 +132,9 @@ warm_start : bool, default=False
     ones, continuing its solver state (moments, velocity, learning rate) and
     random stream, so that fitting n epochs and then n more gives the weights
     of 2n epochs in one fit, bit for bit (scikit-learn's MLP restarts its
-    solver instead). ``partial_fit`` continues them too.
+    solver instead). ``partial_fit`` continues them too. A
+    ``learning_rate_init`` changed with ``set_params`` in between takes
+    effect: the learning rate restarts from the new value.
 
 init : str or callable, default="glorot_uniform"
     How the first weights are drawn, for every layer: ``"glorot_uniform"``,

@@ -94,7 +94,10 @@ class Sgd:
         return True
 
     def get_state(self):
-        state = {"learning_rate": self.learning_rate}
+        state = {
+            "learning_rate": self.learning_rate,
+            "learning_rate_init": self.learning_rate_init,
+        }
         for key, attribute in self._state_arrays.items():
             array = getattr(self, attribute)
             if array is not None:
@@ -102,7 +105,10 @@ class Sgd:
         return state
 
     def set_state(self, state):
-        self.learning_rate = float(state["learning_rate"])
+        # A learning_rate_init changed since the state was saved (set_params between
+        # warm-started fits) is the caller's new choice: the rate restarts from it.
+        if state.get("learning_rate_init", self.learning_rate_init) == self.learning_rate_init:
+            self.learning_rate = float(state["learning_rate"])
         for key, attribute in self._state_arrays.items():
             if key in state:
                 setattr(self, attribute, np.array(state[key], copy=True))

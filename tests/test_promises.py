@@ -5,8 +5,8 @@
   fit is the fit that ran exactly the completed epochs.
 
 Each holds for dense float64, float32, sparse and pandas input, with or without
-early stopping, sample weights and class weights, and for fit, a warm-started fit
-and partial_fit.
+early stopping, sample weights, class weights, batch normalization and residual
+connections, and for fit, a warm-started fit and partial_fit.
 """
 
 import signal
@@ -40,6 +40,12 @@ except ImportError:  # pandas comes with the test extra; the other formats still
     pass
 else:
     FORMATS["pandas"] = lambda X: pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+LAYER_OPTIONS = [
+    {},
+    {"batch_normalization": True},
+    {"residual": True, "hidden_layer_sizes": (5, 5)},
+    {"batch_normalization": True, "residual": True, "hidden_layer_sizes": (5, 5)},
+]
 # Deterministic runs, a budget that keeps the suite fast.
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
@@ -57,6 +63,9 @@ def setups(draw):
         early_stopping=mode != "partial_fit" and draw(st.booleans()),
         validation_fraction=0.2,
     )
+    # The deep-network options: batch normalization keeps running statistics, which
+    # rollbacks and continuations must carry along with the weights.
+    params.update(draw(st.sampled_from(LAYER_OPTIONS)))
     if kind == "classifier":
         params["class_weight"] = draw(st.sampled_from([None, {0: 2.0, 1: 0.5}]))
     sample_weight = None
@@ -104,7 +113,10 @@ def test_divergence_raises_and_loses_nothing(setup):
     before, state = _prediction(model, X_in), _state(model)
 
     # Unscaled inputs (as large as the dtype allows) and a step size that cannot cope.
-    model.set_params(solver="sgd", learning_rate_init=1e6, max_iter=20)
+    # Batch normalization rescales such inputs away and keeps a large step's updates
+    # bounded: there only a step that overflows the weights themselves diverges.
+    step = 1e300 if params.get("batch_normalization") else 1e6
+    model.set_params(solver="sgd", learning_rate_init=step, max_iter=20)
     y_bad = y if kind == "classifier" else y * 1e30
     X_bad = FORMATS[fmt](X * (1e15 if fmt == "float32" else 1e150))
     with pytest.raises(ValueError, match="diverged"):

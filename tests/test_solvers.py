@@ -233,3 +233,22 @@ def test_n_epochs_then_n_more_with_warm_start_is_2n_epochs_bit_for_bit(name):
         ):
             np.testing.assert_array_equal(a, b)
         assert model.loss_curve_ == once.loss_curve_
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+@pytest.mark.parametrize("mode", ["warm_start", "partial_fit"])
+def test_a_changed_learning_rate_init_takes_effect_when_continuing(name, mode):
+    # Lowering the step size between warm-started fits is a common recipe: the new
+    # value must be used, not the rate saved with the solver's state.
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    model = BackpropClassifier(
+        solver=name, learning_rate_init=0.01, max_iter=2, warm_start=True, random_state=0
+    )
+    continued = quiet_fit(model, X, y) if mode == "warm_start" else model.partial_fit(X, y, [0, 1])
+    assert continued._solver_state["state"]["learning_rate"] == 0.01
+    continued.set_params(learning_rate_init=0.0001)
+    if mode == "warm_start":
+        quiet_fit(continued, X, y)
+    else:
+        continued.partial_fit(X, y)
+    assert continued._solver_state["state"]["learning_rate"] == 0.0001
