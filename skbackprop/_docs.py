@@ -157,9 +157,9 @@ batch_normalization : bool, default=False
     deep networks train, at higher learning rates. Prediction uses running
     averages of the statistics folded into the weights, so it costs what a
     plain network costs. Needs batches of at least two rows: a
-    ``batch_size`` of 1 is an error, and a last batch of one row (or of
-    zero total weight) is normalised with the running statistics, which it
-    does not update. ``gamma`` and ``beta`` are not penalised by ``l1`` and
+    ``batch_size`` of 1 is an error, and a last batch of one row (or with
+    fewer than two rows of positive sample weight) is normalised with the
+    running statistics, which it does not update. ``gamma`` and ``beta`` are not penalised by ``l1`` and
     ``l2``.
 
 batch_normalization_momentum : float, default=0.9

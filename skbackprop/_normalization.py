@@ -65,13 +65,15 @@ class BatchNormalization:
     def forward(self, z, stats, row_weights, ones, momentum):
         """Training: normalise over the batch, and update the running statistics.
 
-        A batch of one row, or of zero total weight, has no variance to
-        normalise by: it is normalised with the running statistics instead,
-        which it leaves unchanged, so it still trains ``gamma``, ``beta`` and
-        the weights without producing NaN.
+        A batch of one row (or of fewer than two rows of positive weight) has
+        no variance to normalise by: it is normalised with the running
+        statistics instead, which it leaves unchanged, so it still trains
+        ``gamma``, ``beta`` and the weights without producing NaN.
         """
-        uniform = isinstance(row_weights, float)
-        stats.from_batch = z.shape[0] > 1 and (uniform or bool(row_weights.any()))
+        if isinstance(row_weights, float):
+            stats.from_batch = z.shape[0] > 1
+        else:
+            stats.from_batch = np.count_nonzero(row_weights) > 1
         if not stats.from_batch:
             self._normalize(z, self.running_mean, self.running_variance, stats)
             return

@@ -338,3 +338,21 @@ def test_snapshot_covers_the_running_statistics():
     network.restore(saved)
     np.testing.assert_array_equal(network.running_means[0], 0.0)
     np.testing.assert_array_equal(network.running_variances[0], 1.0)
+
+
+def test_a_batch_with_one_weighted_row_is_normalised_with_the_running_statistics():
+    # One row carries all the weight: its weighted variance is zero, so the rows of
+    # zero weight would be scaled by 1 / sqrt(EPSILON) if the batch's statistics were used.
+    rng = np.random.default_rng(9)
+    X, Y = _problem("exp", rng, n=6)
+    network = Network([4, 5, 3], "tanh", "exp", np.float64, batch_normalization=True)
+    network.initialize(rng)
+    scale = np.zeros((6, 1))
+    scale[2] = 1.0
+    before = network.statistics.copy()
+    trainer = _trainer(network, l1=0.0, l2=0.1, n=6)
+    value, analytic = _objective(network, trainer, X, Y, scale)
+    assert np.isfinite(value) and np.isfinite(analytic).all()
+    np.testing.assert_array_equal(network.statistics, before)
+    numeric = _numeric_gradient(network, trainer, X, Y, scale)
+    assert _relative_error(analytic, numeric) < 1e-6
