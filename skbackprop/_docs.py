@@ -159,8 +159,8 @@ batch_normalization : bool, default=False
     plain network costs. Needs batches of at least two rows: a
     ``batch_size`` of 1 is an error, and a last batch of one row (or with
     fewer than two rows of positive sample weight) is normalised with the
-    running statistics, which it does not update. ``gamma`` and ``beta`` are not penalised by ``l1`` and
-    ``l2``.
+    running statistics, which it does not update. ``gamma`` and ``beta``
+    are not penalised by ``l1`` and ``l2``.
 
 batch_normalization_momentum : float, default=0.9
     Weight of the old value when a training batch updates the running
