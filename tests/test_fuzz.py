@@ -75,6 +75,14 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 PARAMS = dict(hidden_layer_sizes=(4,), max_iter=5)
+LAYER_OPTIONS = st.sampled_from(
+    [
+        {},
+        {"batch_normalization": True},
+        {"residual": True, "hidden_layer_sizes": (4, 4)},
+        {"batch_normalization": True, "residual": True, "hidden_layer_sizes": (4, 4)},
+    ]
+)
 
 
 @FUZZ
@@ -82,10 +90,12 @@ PARAMS = dict(hidden_layer_sizes=(4,), max_iter=5)
     datasets(),
     st.sampled_from(["sgd", "momentum", "adam"]),
     st.sampled_from(["relu", "logistic", "tanh"]),
+    LAYER_OPTIONS,
 )
-def test_classifier_fits_or_explains(data, solver, activation):
+def test_classifier_fits_or_explains(data, solver, activation, layers):
     X, labels, _, seed = data
-    model = BackpropClassifier(solver=solver, activation=activation, random_state=seed, **PARAMS)
+    params = {**PARAMS, **layers}
+    model = BackpropClassifier(solver=solver, activation=activation, random_state=seed, **params)
     if _fit_or_diverge(model, X, labels) is None:
         return
     proba = model.predict_proba(X)
@@ -95,8 +105,8 @@ def test_classifier_fits_or_explains(data, solver, activation):
 
 
 @FUZZ
-@given(datasets(), st.sampled_from(["sgd", "momentum", "adam"]))
-def test_regressor_fits_or_explains(data, solver):
+@given(datasets(), st.sampled_from(["sgd", "momentum", "adam"]), LAYER_OPTIONS)
+def test_regressor_fits_or_explains(data, solver, layers):
     X, labels, targets, seed = data
     y = {
         "labels": labels.astype(float),
@@ -104,7 +114,7 @@ def test_regressor_fits_or_explains(data, solver):
         "huge": labels * 1e30,
         "tiny": labels * 1e-300,
     }[targets]
-    model = BackpropRegressor(solver=solver, random_state=seed, **PARAMS)
+    model = BackpropRegressor(solver=solver, random_state=seed, **{**PARAMS, **layers})
     if _fit_or_diverge(model, X, y) is None:
         return
     assert np.isfinite(model.predict(X)).all()
