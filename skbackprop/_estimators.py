@@ -453,7 +453,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "outputs as the previous fit; refit with warm_start=False to change them."
             )
         for name, before, now in [
-            ("batch_normalization", self.gammas_ is not None, self.batch_normalization),
+            (
+                "batch_normalization",
+                self.__dict__.get("gammas_") is not None,
+                self.batch_normalization,
+            ),
             ("residual", any(self.__dict__.get("_residual_layers", ())), any(network.skips)),
         ]:
             if before != now:
