@@ -63,10 +63,8 @@ class _Workspace:
     Made once per batch size and reused, so training allocates nothing per batch.
     """
 
-    def __init__(self, n_rows, layer_sizes, dtype, dropout, training, normalized=(), skips=()):
+    def __init__(self, n_rows, layer_sizes, dtype, dropout, training, normalized, skips):
         hidden = layer_sizes[1:-1]
-        normalized = normalized or (False,) * len(hidden)
-        skips = skips or (False,) * len(hidden)
         n_outputs = layer_sizes[-1]
         self.training = training
 
