@@ -72,6 +72,9 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     workloads = ["wide", "small-batch", "diagnostics", "latency", "solvers", "layers"]
     monkeypatch.setattr(benchmark, "latency_workload", _fewer_calls(benchmark.latency_workload))
     monkeypatch.setitem(benchmark.WORKLOADS, "latency", benchmark.latency_workload)
+    monkeypatch.setitem(
+        benchmark.WORKLOADS, "layers", lambda r: benchmark.layers_workload(r, n_predict=2000)
+    )
     monkeypatch.setattr(
         "sys.argv", ["run.py", "--repeats", "2", "--workloads", *workloads, "--json", str(out)]
     )

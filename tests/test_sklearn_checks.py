@@ -51,17 +51,24 @@ def _expected_failures(estimator):
         BackpropRegressor(random_state=0),
         BackpropClassifier(dtype="float32", solver="momentum", random_state=0),
         BackpropRegressor(dtype="float32", random_state=0),
-        BackpropClassifier(solver="rmsprop", random_state=0),
-        BackpropRegressor(solver="adagrad", learning_rate_init=0.01, random_state=0),
+        # Solvers and layer options are separate code paths: each configuration below
+        # checks one of each.
+        BackpropClassifier(
+            solver="rmsprop", batch_normalization=True, init="he_uniform", random_state=0
+        ),
+        BackpropRegressor(
+            solver="adagrad",
+            learning_rate_init=0.01,
+            residual=True,
+            hidden_layer_sizes=(16, 16),
+            init="he_normal",
+            random_state=0,
+        ),
         BackpropClassifier(solver="lbfgs", random_state=0),
         BackpropRegressor(solver="lbfgs", random_state=0),
         BackpropRegressor(loss="poisson", random_state=0),
-        # The deep-network options: each estimator with each, alone or together, and the
-        # inits spread among them (an init changes the first weights, not the code path).
-        BackpropClassifier(batch_normalization=True, init="he_uniform", random_state=0),
-        BackpropRegressor(
-            residual=True, hidden_layer_sizes=(16, 16), init="he_normal", random_state=0
-        ),
+        # The deep-network options together, each estimator; the inits are spread among
+        # the configurations (an init changes the first weights, not the code path).
         BackpropClassifier(
             batch_normalization=True,
             residual=True,
