@@ -43,7 +43,7 @@ from ._losses import LOSSES
 from ._network import PREDICT_MAX_CHUNK_ROWS, Network, residual_layers
 from ._normalization import fold_layers
 from ._solvers import SOLVERS, make_solver
-from ._threads import blas_threads_for, largest_product
+from ._threads import FitThreads, largest_product, threads_for
 from ._training import History, Trainer, TrainingData, _CtrlC
 
 AUTO_BATCH_SIZE = 200
@@ -364,8 +364,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
         ) as hooks:
             trainer = self._trainer(network, solver, data, rng, seed, hooks)
-            threads = blas_threads_for(largest_product(trainer.batch_size, network.layer_sizes))
-            with threads, _CtrlC() as ctrl_c:
+            with self._fit_threads(trainer, data) as trainer.threads, _CtrlC() as ctrl_c:
                 n_epochs, stopped = trainer.run(data, max_epochs, history, ctrl_c=ctrl_c)
                 # Training is over: a Ctrl-C now must not leave a half-stored model.
                 with ctrl_c.holding():
@@ -516,6 +515,17 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             hooks=None if lbfgs else hooks,
             verbose=self.verbose,
         )
+
+    def _fit_threads(self, trainer, data):
+        """The BLAS threads of this fit (see ``_threads``): measured where the bits allow.
+
+        lbfgs multiplies every row at once and has no batches to time: size rule only.
+        """
+        if self.solver == "lbfgs":
+            return FitThreads(largest_product(data.n_rows, trainer.network.layer_sizes))
+        key, work = trainer.thread_probe(data)
+        product = largest_product(trainer.batch_size, trainer.network.layer_sizes)
+        return FitThreads(product, probe=work, probe_key=key)
 
     def _early_stopping(self):
         """Whether this fit holds out validation data: never with lbfgs, as in scikit-learn."""
@@ -674,8 +684,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         network = self._network()
         # Prediction runs in chunks of at most PREDICT_MAX_CHUNK_ROWS rows.
         product = largest_product(min(X.shape[0], PREDICT_MAX_CHUNK_ROWS), network.layer_sizes)
-        with blas_threads_for(product):
-            output = network.predict(X, logits=logits)
+        with threads_for(product) as threads:
+            output = network.predict(X, logits=logits, between_chunks=threads.give_way)
         if not np.isfinite(output).all():
             raise ValueError(
                 "The network's output is not finite (inf or NaN) for some rows of X: "

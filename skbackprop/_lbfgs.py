@@ -40,14 +40,9 @@ class LbfgsTrainer(Trainer):
 
     def objective(self, x, X, Y, scale):
         """The objective at parameters ``x`` and its gradient, both float64."""
-        network = self.network
-        network.params[...] = x
-        ws = network.forward(X, training=True, rng=self.rng, row_weights=scale)
-        value = self.loss.value(ws, Y, scale)
-        self.loss.output_delta(ws, Y, scale)
-        network.backward(X, ws)
-        value += self._add_penalty_gradient()
-        return value, network.grads.astype(np.float64)
+        self.network.params[...] = x
+        value = self._gradient(X, Y, scale, self.rng)
+        return value, self.network.grads.astype(np.float64)
 
     def run(self, data, max_epochs, history, ctrl_c=None):
         """At most ``max_epochs`` L-BFGS iterations on all of ``data``; as Trainer.run."""

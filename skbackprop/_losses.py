@@ -21,6 +21,8 @@ from typing import Protocol
 import numpy as np
 from scipy.special import xlogy
 
+from ._threads import dot
+
 
 class Loss(Protocol):
     """A loss paired with its canonical output activation."""
@@ -94,7 +96,7 @@ class CategoricalCrossEntropy(_CanonicalLoss):
         log_sum_exp += ws.row_stats[:, :1]
         if isinstance(scale, float):
             # sum_ik y_ik z_ik as one dot product (y and z are contiguous).
-            return scale * (_total(log_sum_exp) - float(np.vdot(y, ws.logits)))
+            return scale * (_total(log_sum_exp) - dot(y.reshape(-1), ws.logits.reshape(-1)))
         scratch = ws.loss_scratch
         np.multiply(y, ws.logits, out=scratch)
         log_sum_exp *= scale

@@ -406,11 +406,12 @@ class Network:
         np.copyto(copy, self.coefs[index].T)
         return copy
 
-    def predict(self, X, logits=False, chunk_rows=None):
+    def predict(self, X, logits=False, chunk_rows=None, between_chunks=None):
         """Output activations (or the logits) for every row of ``X``, chunk by chunk.
 
         Each thread works in workspaces of its own, so threads may predict with
-        one network at once.
+        one network at once. ``between_chunks()``, if given, is called after
+        every chunk but the last.
         """
         n_rows = X.shape[0]
         if chunk_rows is None:
@@ -427,6 +428,8 @@ class Network:
                 chunk = chunk.astype(self.dtype)
             ws = self.forward(chunk, ws=self._thread_workspace(stop - start))
             result[start:stop] = ws.logits if logits else ws.output
+            if between_chunks is not None and stop < n_rows:
+                between_chunks()
         return result
 
     def _thread_workspace(self, n_rows):

@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _warnings
+from ._threads import dot
 
 NON_FINITE_MESSAGE = (
     "The {what} became non-finite (inf or NaN) at epoch {epoch}: training "
@@ -263,6 +264,10 @@ class Trainer:
         ``hooks.begin_epoch()`` before each epoch and ``hooks.end_epoch()``
         after it; the latter returning True stops training.
     verbose : int
+    threads : object or None
+        ``threads.before_batch()`` and ``threads.after_batch(n_rows)`` around
+        every batch: where :class:`skbackprop._threads.FitThreads` measures
+        and chooses BLAS threads.
     """
 
     def __init__(
@@ -284,6 +289,7 @@ class Trainer:
         clip_gradient_norm=None,
         hooks=None,
         verbose=0,
+        threads=None,
     ):
         self.network = network
         self.loss = loss
@@ -302,6 +308,7 @@ class Trainer:
         self.clip_gradient_norm = clip_gradient_norm
         self.hooks = hooks
         self.verbose = verbose
+        self.threads = threads if threads is not None else _NoThreadChoice()
         self._penalty_scratch = np.empty_like(network.weights)
         # Flat views of each layer's weight gradient, and the per-layer sums of
         # their RMS over the epoch's batches (plain floats: this runs every batch).
@@ -399,25 +406,70 @@ class Trainer:
             # batch lets the epoch complete.
             if ctrl_c.pressed:
                 raise KeyboardInterrupt
-            ws = self.network.forward(X_batch, training=True, rng=self.rng, row_weights=scale)
-            batch_loss = self.loss.value(ws, Y_batch, scale)
-            self.loss.output_delta(ws, Y_batch, scale)
-            self.network.backward(X_batch, ws)
-            batch_loss += self._add_penalty_gradient()
+            self.threads.before_batch()
+            batch_loss = self._gradient(X_batch, Y_batch, scale, self.rng)
             if not math.isfinite(batch_loss):
                 raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch, what="training loss"))
             self._record_gradient_norms()
             if self.clip_gradient_norm is not None:
                 self._clip_gradient()
             self.solver.step(self.network.params, self.network.grads)
+            self.threads.after_batch(X_batch.shape[0])
             total_loss += batch_loss * batch_weight
         params = self.network.params
         # Huge but finite weights (their squares overflow) have diverged too.
-        if not math.isfinite(float(np.dot(params, params))):
+        if not math.isfinite(dot(params, params)):
             raise ValueError(
                 NON_FINITE_MESSAGE.format(epoch=epoch, what="sum of the squared weights")
             )
         return total_loss / batches.total_weight
+
+    def _gradient(self, X_batch, Y_batch, scale, rng):
+        """Fill the network's gradient for one batch; return its loss plus penalty."""
+        ws = self.network.forward(X_batch, training=True, rng=rng, row_weights=scale)
+        batch_loss = self.loss.value(ws, Y_batch, scale)
+        self.loss.output_delta(ws, Y_batch, scale)
+        self.network.backward(X_batch, ws)
+        return batch_loss + self._add_penalty_gradient()
+
+    def thread_probe(self, data):
+        """``(key, work)`` for :func:`skbackprop._threads.bits_agree`.
+
+        ``work`` computes what this run's BLAS products decide (a batch's
+        gradient, loss and squared norm at each batch size; the validation
+        loss) on random rows, and puts the network back as it was. ``key``
+        is what the outcome depends on: the shapes of those products.
+        """
+        network = self.network
+        batch_sizes = {min(self.batch_size, data.n_rows), data.n_rows % self.batch_size} - {0}
+        n_validation = 0 if self.validation_data is None else self.validation_data[0].shape[0]
+        key = (
+            network.layer_sizes,
+            network.dtype,
+            tuple(sorted(batch_sizes)),
+            n_validation,
+            any(network.normalized),
+            sp.issparse(data.X),
+        )
+
+        def work():
+            saved = network.snapshot()
+            rng = np.random.default_rng(0)
+            results = []
+            try:
+                for rows in sorted(batch_sizes):
+                    X = rng.standard_normal((rows, network.layer_sizes[0])).astype(network.dtype)
+                    Y = rng.random((rows, network.layer_sizes[-1])).astype(network.dtype)
+                    value = self._gradient(X, Y, 1.0 / rows, rng)
+                    norms = [dot(g, g) for g in (network.grads, *self._flat_weight_grads)]
+                    results += [network.grads.copy(), np.array([value, *norms])]
+                if self.validation_data is not None:
+                    results.append(np.array([self.validation_loss()]))
+            finally:
+                network.restore(saved)
+            return results
+
+        return key, work
 
     def _add_penalty_gradient(self):
         """Add the penalty's gradient to the weight gradients; return the penalty's value."""
@@ -427,13 +479,13 @@ class Trainer:
         if self.l2:
             # 0.5 * l2 / n * sum(w**2) is half the dot product of w with its gradient.
             np.multiply(weights, self.l2 / self.penalty_n_samples, out=scratch)
-            value += 0.5 * float(np.dot(weights, scratch))
+            value += 0.5 * dot(weights, scratch)
             grads += scratch
         if self.l1:
             # sum(|w|) = w . sign(w)
             np.sign(weights, out=scratch)
             scratch *= self.l1 / self.penalty_n_samples
-            value += float(np.dot(weights, scratch))
+            value += dot(weights, scratch)
             grads += scratch
         return value
 
@@ -441,12 +493,12 @@ class Trainer:
         # Before clipping, so exploding gradients show even when clipped.
         sums = self._gradient_rms_sums
         for index, flat in enumerate(self._flat_weight_grads):
-            sums[index] += math.sqrt(np.dot(flat, flat) / flat.size)
+            sums[index] += math.sqrt(dot(flat, flat) / flat.size)
         self._n_batches += 1
 
     def _clip_gradient(self):
         grads = self.network.grads
-        norm = math.sqrt(float(np.dot(grads, grads)))
+        norm = math.sqrt(dot(grads, grads))
         if norm > self.clip_gradient_norm:
             grads *= self.clip_gradient_norm / norm
 
@@ -471,7 +523,7 @@ class Trainer:
         weights = self.network.weights
         value = 0.0
         if self.l2:
-            value += 0.5 * self.l2 * float(np.dot(weights, weights))
+            value += 0.5 * self.l2 * dot(weights, weights)
         if self.l1:
             value += self.l1 * float(np.abs(weights).sum())
         return value / self.penalty_n_samples
@@ -542,6 +594,16 @@ class Trainer:
         else:
             kept = f"the weights of epoch {len(history.loss_curve)}, the last complete one"
         print(f"{reason[0].upper()}{reason[1:]}. Stopping; keeping {kept}.", flush=True)
+
+
+class _NoThreadChoice:
+    """The ``threads`` of a trainer whose caller chooses no BLAS threads."""
+
+    def before_batch(self):
+        pass
+
+    def after_batch(self, n_rows):
+        pass
 
 
 class _CtrlC:

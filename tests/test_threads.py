@@ -98,3 +98,267 @@ def test_prediction_of_a_mid_sized_batch_runs_on_one_thread(monkeypatch):
     monkeypatch.setattr(type(model._network()), "predict", predict)
     model.predict(np.tile(X, (5, 1)))  # 1500 x 20 x 100: split by BLAS, too small to gain
     assert seen == [1]
+
+
+# -- one coordinator for the process (issue 17) ----------------------------------
+
+import threading  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from sklearn.datasets import make_regression  # noqa: E402
+
+from skbackprop import BackpropRegressor, _threads  # noqa: E402
+from skbackprop._threads import CALLERS, ONE, FitThreads, Section  # noqa: E402
+
+
+def _counts():
+    return [lib.num_threads for lib in BLAS.lib_controllers]
+
+
+def test_overlapping_sections_of_both_modes_never_share_a_thread_count():
+    before = _counts()
+    seen, inside = [], {ONE: 0, CALLERS: 0}
+    lock = threading.Lock()
+
+    def work(index):
+        mode = ONE if index % 3 else CALLERS
+        with Section(mode):
+            with lock:
+                inside[mode] += 1
+                seen.append((mode, _blas_threads(), inside[_threads._other(mode)]))
+            with lock:
+                inside[mode] -= 1
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(600)))
+    assert {threads for mode, threads, _ in seen if mode == ONE} == {1}
+    assert {threads for mode, threads, _ in seen if mode == CALLERS} == {max(before)}
+    assert {others for _, _, others in seen} == {0}  # the other mode was never inside
+    assert _counts() == before
+
+
+def test_a_call_nested_in_a_section_runs_inside_it_while_another_mode_waits():
+    entered = threading.Event()
+    done = []
+
+    def waiting_call():
+        entered.wait()
+        with Section(CALLERS):
+            done.append("callers")
+
+    waiter = threading.Thread(target=waiting_call)
+    waiter.start()
+    with Section(ONE):
+        entered.set()
+        while not _threads.COORDINATOR.others_wait(ONE):
+            pass
+        with Section(ONE):  # a fit's validation scoring, say: no deadlock
+            done.append("nested")
+    waiter.join(timeout=10)
+    assert done == ["nested", "callers"]
+
+
+def _concurrent_and_serial(function, inputs):
+    expected = [function(item) for item in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(function, inputs)), expected
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_predictions_in_eight_threads_are_the_serial_bits_and_leave_the_counts(method):
+    model = quiet_fit(BackpropClassifier(hidden_layer_sizes=(256,), max_iter=2), X, y)
+    rng = np.random.default_rng(0)
+    # Sizes on both sides of the size rule's cut, so both modes overlap.
+    sizes = [*rng.integers(1, 300, size=24), 1000, 1500]
+    inputs = [rng.normal(size=(int(n), X.shape[1])) for n in sizes]
+    before = _counts()
+    for _ in range(5):
+        got, want = _concurrent_and_serial(getattr(model, method), inputs)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert _counts() == before
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_fits_in_threads_give_the_serial_fits_and_leave_the_counts(incremental):
+    Xr, yr = make_regression(n_samples=400, n_features=30, random_state=0)
+    Xr /= 10
+    yr /= 100
+
+    def fit(seed):
+        model = BackpropRegressor(hidden_layer_sizes=(64, 64), max_iter=3, random_state=seed)
+        if incremental:
+            for _ in range(3):
+                model.partial_fit(Xr, yr)
+            return model.coefs_
+        return quiet_fit(model, Xr, yr).coefs_
+
+    before = _counts()
+    got, want = _concurrent_and_serial(fit, range(6))
+    for a, b in zip(got, want, strict=True):
+        for coef_a, coef_b in zip(a, b, strict=True):
+            np.testing.assert_array_equal(coef_a, coef_b)
+    assert _counts() == before
+
+
+def test_a_users_limit_held_around_concurrent_calls_is_kept_and_restored():
+    model = quiet_fit(BackpropClassifier(hidden_layer_sizes=(256,), max_iter=2), X, y)
+    inputs = [X[: 50 + 10 * i] for i in range(16)]
+    before = _counts()
+    with threadpool_limits(limits=1, user_api="blas"):
+        got, want = _concurrent_and_serial(model.predict_proba, inputs)
+        assert max(_counts()) == 1  # never raised while the user's limit is active
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert _counts() == before
+
+
+def test_a_users_limit_in_one_of_the_threads_is_not_undone():
+    model = quiet_fit(BackpropClassifier(hidden_layer_sizes=(256,), max_iter=2), X, y)
+    before = _counts()
+    barrier, seen = threading.Barrier(4), []
+
+    def user_thread():
+        with threadpool_limits(limits=1, user_api="blas"):
+            barrier.wait()  # the others start predicting under the user's limit
+            for _ in range(50):
+                model.predict_proba(X[:100])
+                seen.append(max(_counts()))
+            barrier.wait()
+
+    def predicting_thread():
+        barrier.wait()
+        for _ in range(50):
+            model.predict_proba(X[:100])
+        barrier.wait()
+
+    threads = [threading.Thread(target=user_thread)]
+    threads += [threading.Thread(target=predicting_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(seen) == {1}
+    assert _counts() == before
+
+
+# -- the measured choice ---------------------------------------------------------
+
+
+class _Clock:
+    """A clock where a batch takes ``cost[mode]`` seconds per row."""
+
+    def __init__(self, cost):
+        self.now, self.cost, self.threads = 0.0, cost, None
+
+    def __call__(self):
+        return self.now
+
+    def run_batch(self, rows):
+        self.threads.before_batch()
+        self.now += self.cost[self.threads.mode] * rows
+        self.threads.after_batch(rows)
+
+
+@pytest.mark.parametrize("faster", [ONE, CALLERS])
+def test_a_fit_keeps_the_faster_mode_and_measures_again_later(faster, monkeypatch):
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "load")
+    clock = _Clock({faster: 1e-4, _threads._other(faster): 3e-4})
+    modes = []
+    with FitThreads(MIN_PRODUCT_FOR_THREADS * 2, clock=clock) as clock.threads:
+        for _ in range(400):
+            clock.run_batch(100)
+            modes.append(clock.threads.mode)
+    measuring = 4 * _threads.MEASURED_BATCHES
+    assert modes[measuring - 1 : measuring + 20] == [faster] * 21
+    # Batches of 10 ms: RECHECK_SECONDS later it measures again (both modes appear).
+    assert set(modes[measuring + 150 :]) == {ONE, CALLERS}
+    assert modes[-1] == faster
+
+
+def test_the_measured_choice_follows_a_change_of_load(monkeypatch):
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "load")
+    clock = _Clock({ONE: 3e-4, CALLERS: 1e-4})
+    with FitThreads(MIN_PRODUCT_FOR_THREADS * 2, clock=clock) as clock.threads:
+        for _ in range(20):
+            clock.run_batch(100)
+        assert clock.threads.mode == CALLERS
+        clock.cost = {ONE: 1e-4, CALLERS: 5e-4}  # a neighbour arrives
+        clock.now += _threads.RECHECK_SECONDS
+        for _ in range(20):
+            clock.run_batch(100)
+        assert clock.threads.mode == ONE
+    assert _blas_threads() > 1
+
+
+def test_measuring_needs_the_bits_to_agree(monkeypatch):
+    probes = []
+
+    def probe(answer):
+        def work():
+            probes.append(answer)
+            return [np.array([1.0 if answer else float(len(probes))])]
+
+        return work
+
+    clock = _Clock({ONE: 1e-4, CALLERS: 3e-4})
+    big = MIN_PRODUCT_FOR_THREADS * 2
+    with FitThreads(big, probe=probe(True), probe_key="agree", clock=clock) as threads:
+        assert threads.measuring
+    with FitThreads(big, probe=probe(False), probe_key="differ", clock=clock) as threads:
+        assert not threads.measuring and threads.mode == CALLERS  # the size rule
+    with FitThreads(big, probe=probe(False), probe_key="differ", clock=clock):
+        pass
+    assert len(probes) == 4  # each key probed once, on each mode
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "size")
+    with FitThreads(big, probe=probe(True), probe_key="agree", clock=clock) as threads:
+        assert not threads.measuring
+
+
+def test_an_unknown_rule_names_the_variable(monkeypatch):
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "fast")
+    with pytest.raises(ValueError, match="SKBACKPROP_BLAS_THREADS must be one of"):
+        BackpropClassifier(max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_fit_gives_the_same_weights_whichever_mode_the_load_picks(dtype, monkeypatch):
+    """A quiet machine picks the caller's threads, a busy one a single thread: same bits.
+
+    float64 measures (its products and reductions agree bit for bit on one
+    thread and two); float32's products do not, so it keeps the size rule.
+    """
+    Xw, yw = make_classification(n_samples=600, n_features=256, random_state=0)
+    Xw = Xw.astype(dtype)
+    runs = []
+    for faster in (ONE, CALLERS):
+        chosen = []
+
+        def after_batch(self, n_rows, faster=faster, chosen=chosen):
+            if self.measuring:  # as if the clock said `faster` was faster
+                self._plan = []
+                self.section.switch(faster)
+            chosen.append(self.mode)
+
+        monkeypatch.setattr(FitThreads, "after_batch", after_batch)
+        model = BackpropClassifier((256, 256), batch_size=256, max_iter=2, random_state=0)
+        runs.append((quiet_fit(model, Xw, yw), set(chosen)))
+    (first, first_modes), (second, second_modes) = runs
+    if dtype == np.float64:
+        assert first_modes == {ONE} and second_modes == {CALLERS}
+    else:
+        assert first_modes == second_modes == {CALLERS}
+    for a, b in zip(
+        first.coefs_ + first.loss_curve_, second.coefs_ + second.loss_curve_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dot_gives_the_same_bits_on_any_thread_count():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=100_000), rng.normal(size=100_000)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = _threads.dot(a, b)
+    assert _threads.dot(a, b) == one
+    assert one == pytest.approx(float(np.dot(a, b)), rel=1e-12)
+    assert _threads.dot(a[:10], b[:10]) == float(np.dot(a[:10], b[:10]))
