@@ -47,8 +47,10 @@ OPENBLAS_SINGLE_THREAD_PRODUCT = 65536 * 4
 MIN_PRODUCT_FOR_THREADS = 2**22
 ONE, CALLERS = "one", "callers"
 # Batches timed per mode in one measurement, and how long a choice stands.
-MEASURED_BATCHES = 4
+MEASURED_BATCHES = 6
 RECHECK_SECONDS = 2.0
+# A mode this much faster after two pairs is chosen without measuring the rest.
+CLEAR_WINNER = 0.7
 RULES = ("auto", "size", "load", "keep")
 
 
@@ -339,11 +341,27 @@ class FitThreads:
         if self._plan and self._plan[0] == mode:
             return
         self._times[mode].append((self.clock() - self._started) / n_rows)
-        if not self._plan:
-            faster = min(self._times, key=lambda mode: statistics.median(self._times[mode]))
-            self.section.switch(faster)
-            self._times = {ONE: [], CALLERS: []}
-            self._decided_at = self.clock()
+        if mode == CALLERS and (not self._plan or self._clear_winner()):
+            self._decide()
+
+    def _means(self):
+        # The mean, not the median: a busy core stalls a two-thread batch now and
+        # then for a whole scheduler time slice, and those stalls are the cost.
+        return {mode: statistics.fmean(times) for mode, times in self._times.items()}
+
+    def _clear_winner(self):
+        """After two pairs, a mode under ``CLEAR_WINNER`` of the other's time ends measuring."""
+        if len(self._times[CALLERS]) < 2:
+            return False
+        means = self._means()
+        return min(means.values()) < CLEAR_WINNER * max(means.values())
+
+    def _decide(self):
+        means = self._means()
+        self._plan = []
+        self.section.switch(min(means, key=means.get))
+        self._times = {ONE: [], CALLERS: []}
+        self._decided_at = self.clock()
 
     @property
     def mode(self):

@@ -261,18 +261,20 @@ class _Clock:
 
 
 @pytest.mark.parametrize("faster", [ONE, CALLERS])
-def test_a_fit_keeps_the_faster_mode_and_measures_again_later(faster, monkeypatch):
-    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "load")
-    clock = _Clock({faster: 1e-4, _threads._other(faster): 3e-4})
+@pytest.mark.parametrize("slower_by, measured", [(3.0, 8), (1.2, 4 * _threads.MEASURED_BATCHES)])
+def test_a_fit_keeps_the_faster_mode_and_measures_again_later(faster, slower_by, measured):
+    """A clear winner ends measuring after two pairs; a close call measures every pair."""
+    clock = _Clock({faster: 1e-4, _threads._other(faster): slower_by * 1e-4})
     modes = []
-    with FitThreads(MIN_PRODUCT_FOR_THREADS * 2, clock=clock) as clock.threads:
+    with FitThreads(MIN_PRODUCT_FOR_THREADS * 2, probe=lambda: [], probe_key=faster) as threads:
+        clock.threads, threads.clock = threads, clock
         for _ in range(400):
             clock.run_batch(100)
-            modes.append(clock.threads.mode)
-    measuring = 4 * _threads.MEASURED_BATCHES
-    assert modes[measuring - 1 : measuring + 20] == [faster] * 21
+            modes.append(threads.mode)
+    assert set(modes[: measured - 1]) == {ONE, CALLERS}
+    assert modes[measured - 1 : measured + 20] == [faster] * 21
     # Batches of 10 ms: RECHECK_SECONDS later it measures again (both modes appear).
-    assert set(modes[measuring + 150 :]) == {ONE, CALLERS}
+    assert set(modes[measured + 150 :]) == {ONE, CALLERS}
     assert modes[-1] == faster
 
 
