@@ -55,6 +55,8 @@ TARGETS = {
     "predict_proba 100 rows": 1.0,
     "wide float64 as float32": 0.35,
     "busy neighbour, digits": 0.3,
+    "busy neighbour, mid": 0.35,
+    "busy neighbour, wide": 0.35,
     "parallel search": 0.5,
     "small fits": 0.5,
     "lbfgs iris": 1.0,
@@ -236,23 +238,21 @@ def wide_as_float32_workload(repeats, epochs=2):
     return row
 
 
-def busy_neighbour_workload(repeats, epochs=50):
-    """The quickstart's digits fit, quiet and while another process keeps one core busy."""
-    X, y = load_digits(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    common = dict(hidden_layer_sizes=(100,), batch_size=200, **fixed_epochs(epochs))
+def busy_neighbour_workload(repeats, name="digits", epochs=50):
+    """A fit quiet and while another process keeps one core busy (ours against scikit-learn's)."""
+    X, y, common, layer_sizes = BUSY_SCENARIOS[name](epochs)
     quiet = [timed_fit(BackpropClassifier(**common), X, y) for _ in range(repeats)]
     # The neighbour: another Python process keeping one core busy.
     neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)  # let it start spinning
         row = compare(
-            "busy neighbour, digits",
+            f"busy neighbour, {name}",
             lambda: (BackpropClassifier(**common), MLPClassifier(**common)),
             X,
             y,
             epochs,
-            [64, 100, 10],
+            layer_sizes,
             repeats,
         )
     finally:
@@ -261,6 +261,72 @@ def busy_neighbour_workload(repeats, epochs=50):
     row["ours_quiet_seconds"] = statistics.median(quiet)
     row["load_slowdown"] = row["ours_seconds"] / row["ours_quiet_seconds"]
     return row
+
+
+def _busy_digits(epochs):
+    X, y = load_digits(return_X_y=True)
+    common = dict(hidden_layer_sizes=(100,), batch_size=200, **fixed_epochs(epochs))
+    return StandardScaler().fit_transform(X), y, common, [64, 100, 10]
+
+
+def _busy_mid(epochs):
+    """MNIST-sized: 784-100-100-100-10 logistic, plain SGD, batches of 60 (300 steps an epoch)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((18_000, 784)), rng.integers(0, 10, 18_000)
+    common = dict(
+        hidden_layer_sizes=(100, 100, 100),
+        activation="logistic",
+        solver="sgd",
+        learning_rate_init=0.01,
+        momentum=0.0,
+        batch_size=60,
+        **fixed_epochs(epochs),
+    )
+    return X, y, common, [784, 100, 100, 100, 10]
+
+
+def _busy_wide(epochs):
+    """The wide workload in float64, where fits measure (float32 fits keep the size rule)."""
+    X, y = wide_data(np.float64)
+    common = dict(hidden_layer_sizes=(256, 256), batch_size=256, **fixed_epochs(epochs))
+    return X, y, common, [100, 256, 256, 10]
+
+
+BUSY_SCENARIOS = {"digits": _busy_digits, "mid": _busy_mid, "wide": _busy_wide}
+
+
+def concurrent_predict_workload(repeats, n_threads=8, trials=100):
+    """8 threads predicting from one model: thread counts kept and serial bits, in every trial."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    common = dict(hidden_layer_sizes=(256,), batch_size=200, **fixed_epochs(5))
+    ours, theirs = BackpropClassifier(**common).fit(X, y), MLPClassifier(**common).fit(X, y)
+    batches = [X[: 50 + 25 * (i % 40)] for i in range(64)]
+    counts = [info["num_threads"] for info in threadpool_info()]
+    serial = [ours.predict_proba(batch) for batch in batches]
+    identical, times = 0, {"ours": [], "sklearn": []}
+    for _ in range(trials):
+        for name, model in (("ours", ours), ("sklearn", theirs)):
+            start = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                got = list(pool.map(model.predict_proba, batches))
+            times[name].append(time.perf_counter() - start)
+            if name == "ours":
+                same = all(np.array_equal(a, b) for a, b in zip(got, serial, strict=True))
+                identical += same and counts == [i["num_threads"] for i in threadpool_info()]
+    return {
+        "workload": "concurrent predict",
+        "ours_seconds": statistics.median(times["ours"]),
+        "sklearn_seconds": statistics.median(times["sklearn"]),
+        "ratio": median_pair_ratio(times),
+        "ours_times": times["ours"],
+        "sklearn_times": times["sklearn"],
+        "note": f"{identical} of {trials} trials bit-identical to serial, thread counts kept",
+    }
 
 
 def parallel_search_workload(repeats, epochs=30):
@@ -561,7 +627,12 @@ WORKLOADS = {
     ],
     "predict": lambda repeats: [predict_workload(repeats)],
     "latency": latency_workload,
-    "busy": lambda repeats: [busy_neighbour_workload(repeats)],
+    "busy": lambda repeats: [
+        busy_neighbour_workload(repeats, "digits"),
+        busy_neighbour_workload(repeats, "mid", epochs=1),
+        busy_neighbour_workload(repeats, "wide", epochs=1),
+    ],
+    "concurrent": lambda repeats: [concurrent_predict_workload(repeats)],
     "search": lambda repeats: [parallel_search_workload(repeats)],
     "small-fits": lambda repeats: [small_fits_workload(repeats)],
     "solvers": solvers_workload,
@@ -631,6 +702,8 @@ def print_row(row):
         )
     if "torch_seconds" in row:
         line += f"  torch {row['torch_seconds']:.3f}s"
+    if "note" in row:
+        line += f"  {row['note']}"
     verdicts = []
     if "load_slowdown" in row:
         line += (
