@@ -155,8 +155,8 @@ batch_normalization : bool, default=False
     ``gamma`` and ``beta`` per unit, before the activation (and before
     dropout). Batch statistics weigh rows by their sample weights. Helps
     deep networks train, at higher learning rates. Prediction uses running
-    averages of the statistics folded into the weights, so it costs what a
-    plain network costs. Needs batches of at least two rows: a
+    averages of the statistics, read from the fitted arrays (one pass more
+    per hidden layer than a plain network). Needs batches of at least two rows: a
     ``batch_size`` of 1 is an error, and a last batch of one row (or with
     fewer than two rows of positive sample weight) is normalised with the
     running statistics, which it does not update. ``gamma`` and ``beta``

@@ -451,11 +451,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "warm_start and partial_fit need the same hidden_layer_sizes and "
                 "outputs as the previous fit; refit with warm_start=False to change them."
             )
+        # Without hidden layers there is nothing to normalise: either setting is the same model.
         for name, before, now in [
             (
                 "batch_normalization",
                 self.__dict__.get("gammas_") is not None,
-                self.batch_normalization,
+                self.batch_normalization and bool(hidden),
             ),
             ("residual", any(self.__dict__.get("_residual_layers", ())), any(network.skips)),
         ]:
@@ -465,7 +466,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     f"fit; refit with warm_start=False to change it."
                 )
         normalization = None
-        if self.batch_normalization:
+        if self.__dict__.get("gammas_") is not None:
             normalization = (
                 self.gammas_,
                 self.betas_,
@@ -613,23 +614,34 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _network(self):
         """The network predicting with the fitted arrays.
 
-        It reads ``coefs_`` and ``intercepts_`` themselves, so editing them in
-        place changes the predictions, as in scikit-learn. The one made after
-        fit (or loading) is kept, with its per-thread workspaces, for as long
-        as those arrays are the fitted ones; predicting never stores anything.
+        It reads ``coefs_``, ``intercepts_`` (and batch normalization's
+        arrays) themselves, so editing them in place changes the predictions,
+        as in scikit-learn: the fitted arrays are the whole model, and every
+        way of using it (predict, the ONNX export, a saved copy) reads them.
+        The network made after fit (or loading) is kept, with its per-thread
+        workspaces, for as long as those arrays are the fitted ones; it is a
+        cache, never saved, and predicting never stores anything.
         """
         arrays = self._fitted_arrays()
         cached = self.__dict__.get("_predicting_network")
         if cached is not None and len(cached[0]) == len(arrays):
             if all(mine is theirs for mine, theirs in zip(cached[0], arrays, strict=True)):
                 return cached[1]
-        coefs, intercepts = self._predicting_weights()
+        normalization = None
+        if self.__dict__.get("gammas_") is not None:
+            normalization = (
+                self.gammas_,
+                self.betas_,
+                self.running_means_,
+                self.running_variances_,
+            )
         return Network.predicting_with(
-            coefs,
-            intercepts,
+            self.coefs_,
+            self.intercepts_,
             self._hidden_activation,
             self.out_activation_,
             skips=self.__dict__.get("_residual_layers"),
+            normalization=normalization,
         )
 
     def _fitted_arrays(self):
@@ -644,11 +656,10 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
 
     def _predicting_weights(self):
-        """``coefs_`` and ``intercepts_``, with batch normalization folded into the hidden layers.
+        """``coefs_`` and ``intercepts_`` with batch normalization folded in (for the ONNX export).
 
-        Folding makes a normalised network predict at a plain one's cost; the
-        folded arrays are copies, so with batch normalization, editing the
-        fitted arrays in place is seen after the next fit or load only.
+        Folded from the current arrays on every call, so the export computes
+        what predict computes.
         """
         if self.__dict__.get("gammas_") is None:
             return self.coefs_, self.intercepts_
@@ -666,8 +677,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._predicting_network = (self._fitted_arrays(), self._network())
 
     def __getstate__(self):
-        # The predicting network is a cache of the fitted arrays: not saved.
-        state = super().__getstate__()
+        # A new dict: the predicting network is a cache of the fitted arrays, left
+        # out of what is saved, and saving (or copying) must not change the model.
+        state = dict(super().__getstate__())
         state.pop("_predicting_network", None)
         return state
 

@@ -95,8 +95,9 @@ class _Workspace:
         self.skip_deltas = [
             new(w) if skip and training else None for w, skip in zip(hidden, skips, strict=True)
         ]
+        # Prediction reads only their per-unit buffers.
         self.batch_stats = [
-            BatchStatistics(n_rows, w, dtype) if on else None
+            BatchStatistics(n_rows if training else 0, w, dtype) if on else None
             for w, on in zip(hidden, normalized, strict=True)
         ]
         # Each row's weight in the batch statistics (the loss's scale), set by forward.
@@ -204,11 +205,15 @@ class Network:
         self._thread_workspaces = threading.local()
 
     @classmethod
-    def predicting_with(cls, coefs, intercepts, activation, output_activation, skips=None):
+    def predicting_with(
+        cls, coefs, intercepts, activation, output_activation, skips=None, normalization=None
+    ):
         """A network that predicts with ``coefs`` and ``intercepts`` themselves.
 
-        No copies and no gradient buffers: changing the arrays in place changes
-        the predictions, and making one costs next to nothing.
+        ``normalization`` is ``(gammas, betas, running_means,
+        running_variances)`` of batch normalization, read likewise. No copies
+        and no gradient buffers: changing the arrays in place changes the
+        predictions, and making one costs next to nothing.
         """
         network = cls.__new__(cls)
         network.layer_sizes = (coefs[0].shape[0], *(coef.shape[1] for coef in coefs))
@@ -217,8 +222,13 @@ class Network:
         network.n_hidden = len(coefs) - 1
         network.dropout = (0.0,) * network.n_hidden
         network.skips = tuple(skips) if skips is not None else (False,) * network.n_hidden
-        network.normalized = (False,) * network.n_hidden
         network.normalizations = [None] * network.n_hidden
+        if normalization is not None:
+            network.normalizations = [
+                BatchNormalization(gamma, beta, None, None, mean, variance)
+                for gamma, beta, mean, variance in zip(*normalization, strict=True)
+            ]
+        network.normalized = tuple(step is not None for step in network.normalizations)
         network._f, network._f_derivative = HIDDEN_ACTIVATIONS[activation]
         network._output_f = OUTPUT_ACTIVATIONS[output_activation]
         network.coefs, network.intercepts = list(coefs), list(intercepts)
@@ -337,15 +347,14 @@ class Network:
         """Hidden layer ``index``: dense -> (batch norm) -> f -> (dropout) -> (+ input)."""
         z = ws.hidden[index]
         _matmul_into(layer_input, self.coefs[index], z)
-        z += self.intercepts[index]
         normalization = self.normalizations[index]
-        if normalization is not None:
-            if training:
-                normalization.forward(
-                    z, ws.batch_stats[index], ws.row_weights, ws.ones, self.momentum
-                )
-            else:
-                normalization.predict(z, ws.batch_stats[index])
+        if normalization is None:
+            z += self.intercepts[index]
+        elif training:
+            z += self.intercepts[index]
+            normalization.forward(z, ws.batch_stats[index], ws.row_weights, ws.ones, self.momentum)
+        else:
+            normalization.predict(z, self.intercepts[index], ws.batch_stats[index])
         self._f(z, ws.scratch[index], ws.activation_masks[index])
         output = ws.inputs[index]  # z itself unless dropout or a skip needs a copy
         rate = self.dropout[index]
@@ -376,7 +385,16 @@ class Network:
         for index in range(len(self.coefs) - 1, -1, -1):
             layer_input = X if index == 0 else ws.inputs[index - 1]
             _matmul_into(layer_input.T, delta, self.grad_coefs[index])
-            np.dot(ws.ones, delta, out=self.grad_intercepts[index])
+            if (
+                index < self.n_hidden
+                and self.normalized[index]
+                and ws.batch_stats[index].from_batch
+            ):
+                # Normalised by its batch, the bias is redundant (beta): its gradient is
+                # zero exactly, not rounding noise that adaptive solvers blow up into steps.
+                self.grad_intercepts[index][...] = 0.0
+            else:
+                np.dot(ws.ones, delta, out=self.grad_intercepts[index])
             if index == 0:
                 break
             previous = ws.deltas[index - 1]  # d loss / d a(index - 1)

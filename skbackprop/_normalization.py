@@ -18,9 +18,10 @@ plain ``gamma * g_i / sigma``::
 guide derives it). Every ``d z`` sums to zero over the rows, so the
 layer's bias, which ``beta`` makes redundant, gets no gradient.
 
-Prediction uses running averages of ``mu`` and ``var`` instead, and
-:func:`fold` folds them with ``gamma`` and ``beta`` into the layer's
-weights, so a normalised network predicts at a plain network's cost.
+Prediction uses running averages of ``mu`` and ``var`` instead, read
+from the fitted arrays on every call (one pass over ``z`` more than a plain
+layer); :func:`fold` folds them with ``gamma`` and ``beta`` into the
+layer's weights for the ONNX export.
 """
 
 import numpy as np
@@ -109,9 +110,23 @@ class BatchNormalization:
         np.multiply(stats.centred, stats.factor, out=z)
         z += self.beta
 
-    def predict(self, z, stats):
-        """Normalise with the running statistics (validation during training)."""
-        self._normalize(z, self.running_mean, self.running_variance, stats)
+    def predict(self, z, intercept, stats):
+        """Prediction: add the layer's bias to ``z = x W`` and normalise with the running statistics.
+
+        Computed from the current arrays on every call, as ``z * factor +
+        shift`` with ``factor = gamma / sigma`` and ``shift = (b - mu) *
+        factor + beta`` per unit: what :func:`fold` folds into the weights,
+        for one pass over ``z`` more than a plain layer. ``stats`` may be
+        made for zero rows: only its per-unit buffers are used.
+        """
+        np.add(self.running_variance, EPSILON, out=stats.inv_sigma)
+        np.sqrt(stats.inv_sigma, out=stats.inv_sigma)
+        np.divide(self.gamma, stats.inv_sigma, out=stats.factor)
+        np.subtract(intercept, self.running_mean, out=stats.small)
+        stats.small *= stats.factor
+        stats.small += self.beta
+        z *= stats.factor
+        z += stats.small
 
     def backward(self, delta, stats, row_weights, ones, scratch):
         """Turn ``delta = d loss / d y`` into ``d loss / d z`` in place.

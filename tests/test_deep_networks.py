@@ -17,6 +17,7 @@ from skbackprop._network import Network
 X, y = load_iris(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
 DEEP = dict(hidden_layer_sizes=(8, 8, 8), batch_normalization=True, residual=True)
+BN = dict(batch_normalization=True)
 
 
 @pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
@@ -95,27 +96,32 @@ def test_lbfgs_keeps_the_full_batch_statistics_at_the_final_weights():
     np.testing.assert_allclose(model.running_variances_[0], z.var(axis=0), rtol=1e-8)
 
 
-def _unfolded_output(model, X):
-    """The output computed as training's validation does: running statistics, no folding."""
-    network = Network(
-        [X.shape[1], *model.hidden_layer_sizes, model.n_outputs_],
-        model.activation,
-        model.out_activation_,
-        np.float64,
-        batch_normalization=True,
-        residual=model.residual,
+def _by_the_equations(model, X):
+    """The network's output computed from the user guide's equations, in plain numpy (relu)."""
+    a = X
+    hidden = zip(
+        model.coefs_[:-1],
+        model.intercepts_[:-1],
+        model.gammas_,
+        model.betas_,
+        model.running_means_,
+        model.running_variances_,
+        model._residual_layers,
+        strict=True,
     )
-    network.set_parameters(
-        model.coefs_,
-        model.intercepts_,
-        (model.gammas_, model.betas_, model.running_means_, model.running_variances_),
-    )
-    return network.predict(X)
+    for W, b, gamma, beta, mu, var, skip in hidden:
+        z = (a @ W + b - mu) / np.sqrt(var + 1e-5) * gamma + beta
+        a = np.maximum(z, 0) + (a if skip else 0)
+    logits = a @ model.coefs_[-1] + model.intercepts_[-1]
+    if model.out_activation_ == "identity":
+        return logits
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
 
 
-def test_prediction_with_folded_weights_equals_the_normalised_network():
+def test_prediction_equals_the_normalised_network_by_its_equations():
     model = quiet_fit(BackpropClassifier(max_iter=30, random_state=0, **DEEP), X, y)
-    np.testing.assert_allclose(model.predict_proba(X), _unfolded_output(model, X), rtol=1e-9)
+    np.testing.assert_allclose(model.predict_proba(X), _by_the_equations(model, X), rtol=1e-9)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
@@ -231,11 +237,102 @@ def test_skops_round_trip(Estimator, batch_normalization, residual, tmp_path):
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
 
 
-def test_assigned_normalisation_arrays_take_effect_in_predict():
-    # The folded weights are a copy; assigning new arrays is seen, as the user guide says.
+@pytest.mark.parametrize("edit", ["assign", "in place"])
+@pytest.mark.parametrize("array", ["coefs_", "intercepts_", "betas_", "running_variances_"])
+def test_edited_normalised_arrays_take_effect_in_predict(edit, array):
+    """One source of truth: the fitted arrays, edited in place or assigned (issue 18, item 2)."""
     model = quiet_fit(BackpropRegressor(max_iter=3, random_state=0, **DEEP), X, y)
     before = model.predict(X)
-    model.betas_[0] = model.betas_[0] + 1.0
+    arrays = getattr(model, array)
+    if edit == "assign":
+        arrays[0] = arrays[0] * 1.5 + 0.5
+    else:
+        arrays[0] *= 1.5
+        arrays[0] += 0.5
     after = model.predict(X)
     assert not np.allclose(after, before)
-    np.testing.assert_allclose(after, _unfolded_output(model, X).ravel(), rtol=1e-9)
+    np.testing.assert_allclose(after, _by_the_equations(model, X).ravel(), rtol=1e-9)
+
+
+def test_predict_onnx_and_saved_copies_agree_after_an_in_place_edit():
+    model = quiet_fit(BackpropClassifier((8, 8), max_iter=20, random_state=0, **BN), X, y)
+    model.coefs_[0] *= 3
+    model.running_means_[1] += 0.2
+    expected = model.predict_proba(X)
+    for copy in (pickle.loads(pickle.dumps(model)), clone_fitted(model)):
+        np.testing.assert_array_equal(copy.predict_proba(X), expected)
+    onnx = pytest.importorskip("skl2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from skbackprop.onnx import register_converters
+
+    register_converters()
+    graph = onnx.to_onnx(model, X[:1].astype(np.float32), options={"zipmap": False})
+    session = onnxruntime.InferenceSession(
+        graph.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    _, probabilities = session.run(None, {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def clone_fitted(model):
+    import copy
+
+    return copy.deepcopy(model)
+
+
+@pytest.mark.parametrize("save", ["pickle", "deepcopy", "joblib", "skops"])
+def test_saving_a_model_changes_nothing_in_it(save, tmp_path):
+    """Saving leaves the model's dict, cache and predictions as they were (issue 18, item 1)."""
+    model = quiet_fit(BackpropClassifier((8, 8), max_iter=20, random_state=0, **BN), X, y)
+    model.coefs_[0] *= 3
+    expected = model.predict_proba(X)
+    state = dict(vars(model))
+    if save == "pickle":
+        pickle.dumps(model)
+    elif save == "deepcopy":
+        clone_fitted(model)
+    elif save == "joblib":
+        import joblib
+
+        joblib.dump(model, tmp_path / "model.joblib")
+    else:
+        skops_io = pytest.importorskip("skops.io")
+        skops_io.dumps(model)
+    assert vars(model).keys() == state.keys()
+    assert all(vars(model)[key] is value for key, value in state.items())
+    np.testing.assert_array_equal(model.predict_proba(X), expected)
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_network_without_hidden_layers_continues_with_batch_normalization(incremental):
+    """Nothing to normalise, nothing changed: continuing is allowed (issue 18, item 3)."""
+    model = BackpropClassifier((), max_iter=5, random_state=0, warm_start=True, **BN)
+    for _ in range(2):
+        if incremental:
+            model.partial_fit(X, y, classes=np.unique(y))
+        else:
+            quiet_fit(model, X, y)
+    assert model.gammas_ is None
+    assert len(model.loss_curve_) == (2 if incremental else 10)
+
+
+@pytest.mark.parametrize("solver", ["adam", "rmsprop", "adagrad", "momentum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_redundant_bias_of_a_normalised_layer_stays_where_it_started(solver, dtype):
+    """Its gradient is exactly zero, not rounding noise (issue 18, item 7)."""
+    data = X.astype(dtype)
+    start = quiet_fit(BackpropClassifier((8, 8), max_iter=1, random_state=0, **BN), data, y)
+    model = BackpropClassifier((8, 8), solver=solver, max_iter=20, random_state=0, **BN)
+    model = quiet_fit(model, data, y)
+    for before, after in zip(start.intercepts_[:-1], model.intercepts_[:-1], strict=True):
+        np.testing.assert_array_equal(after, before)
+    assert not np.array_equal(start.intercepts_[-1], model.intercepts_[-1])
+
+
+def test_a_one_row_batch_still_trains_the_bias_of_a_normalised_layer():
+    """Normalised by the running statistics, the bias is not redundant: it gets its gradient."""
+    model = BackpropRegressor((8,), batch_size=2, solver="sgd", max_iter=1, random_state=0, **BN)
+    first = quiet_fit(model, X[:4], y[:4].astype(float))
+    model = BackpropRegressor((8,), batch_size=2, solver="sgd", max_iter=1, random_state=0, **BN)
+    one_row_last = quiet_fit(model, X[:5], y[:5].astype(float))
+    assert not np.array_equal(first.intercepts_[0], one_row_last.intercepts_[0])
