@@ -70,12 +70,27 @@ class Sgd:
     # restored by set_state, so a subclass only names them.
     _state_arrays = {}
 
+    def _kept_factor(self, key):
+        """The array kept under ``key`` is the state of the math (``m``, ``v`` ...) times this.
+
+        A solver may keep a scaled state to save a pass per step. The state
+        saves the factor with the arrays, so a hyper-parameter changed before
+        it is restored (``rho`` between ``partial_fit`` calls) rescales them.
+        """
+        return 1.0
+
     def _make_state(self, params):
-        """State arrays shaped like ``params``, made once (before the first step)."""
+        """State arrays shaped like ``params``, made once (before the first step).
+
+        Restored arrays take ``params``' dtype (a warm start may switch it).
+        """
         self._scratch = np.empty_like(params)
         for attribute in self._state_arrays.values():
-            if getattr(self, attribute) is None:
+            array = getattr(self, attribute)
+            if array is None:
                 setattr(self, attribute, np.zeros_like(params))
+            elif array.dtype != params.dtype:
+                setattr(self, attribute, array.astype(params.dtype))
 
     def step(self, params, grads):
         if self._scratch is None:
@@ -97,6 +112,7 @@ class Sgd:
         state = {
             "learning_rate": self.learning_rate,
             "learning_rate_init": self.learning_rate_init,
+            "kept_factors": {key: self._kept_factor(key) for key in self._state_arrays},
         }
         for key, attribute in self._state_arrays.items():
             array = getattr(self, attribute)
@@ -109,9 +125,15 @@ class Sgd:
         # warm-started fits) is the caller's new choice: the rate restarts from it.
         if state.get("learning_rate_init", self.learning_rate_init) == self.learning_rate_init:
             self.learning_rate = float(state["learning_rate"])
+        # States saved before the factors were (0.2) were kept at today's factors.
+        saved_factors = state.get("kept_factors", {})
         for key, attribute in self._state_arrays.items():
             if key in state:
-                setattr(self, attribute, np.array(state[key], copy=True))
+                array = np.array(state[key], copy=True)
+                now, then = self._kept_factor(key), saved_factors.get(key, self._kept_factor(key))
+                if now != then:
+                    array *= now / then
+                setattr(self, attribute, array)
 
 
 class Momentum(Sgd):
@@ -163,6 +185,9 @@ class Adam(Sgd):
     """
 
     _state_arrays = {"M": "_M", "V": "_V"}
+
+    def _kept_factor(self, key):
+        return 1.0 / (1.0 - (self.beta_1 if key == "M" else self.beta_2))
 
     def __init__(
         self,
@@ -231,6 +256,9 @@ class RMSProp(Sgd):
     """
 
     _state_arrays = {"V": "_V"}
+
+    def _kept_factor(self, key):
+        return 1.0 / (1.0 - self.rho)
 
     def __init__(
         self, learning_rate_init, learning_rate="constant", power_t=0.5, rho=0.9, epsilon=1e-8

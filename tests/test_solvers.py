@@ -252,3 +252,101 @@ def test_a_changed_learning_rate_init_takes_effect_when_continuing(name, mode):
     else:
         continued.partial_fit(X, y)
     assert continued._solver_state["state"]["learning_rate"] == 0.0001
+
+
+# -- off the defaults, and state across changed hyper-parameters (issue 18) -----
+
+
+def _reference_steps(name, settings, gradients):
+    """The update equations, in plain numpy, for each gradient in turn."""
+    w, state = W0.copy(), {"m": 0.0, "v": 0.0, "velocity": 0.0, "G": 0.0}
+    lr, eps = settings["learning_rate_init"], settings.get("epsilon", 1e-8)
+    for t, g in enumerate(gradients, start=1):
+        if name == "rmsprop":
+            state["v"] = settings["rho"] * state["v"] + (1 - settings["rho"]) * g**2
+            w = w - lr * g / (np.sqrt(state["v"]) + eps)
+        elif name == "adam":
+            b1, b2 = settings["beta_1"], settings["beta_2"]
+            state["m"] = b1 * state["m"] + (1 - b1) * g
+            state["v"] = b2 * state["v"] + (1 - b2) * g**2
+            # Kingma & Ba's step, epsilon added to sqrt(v) (as PyTorch's eps is to sqrt(v_hat)
+            # up to the bias correction): lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)
+            step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+            w = w - step * state["m"] / (np.sqrt(state["v"]) + eps)
+        elif name == "momentum":
+            state["velocity"] = settings["momentum"] * state["velocity"] - lr * g
+            w = w + state["velocity"]
+        elif name == "adagrad":
+            state["G"] = state["G"] + g**2
+            w = w - lr * g / (np.sqrt(state["G"]) + eps)
+    return w
+
+
+OFF_DEFAULT = {
+    "rmsprop": dict(learning_rate_init=0.05, rho=0.5, epsilon=0.1),
+    "adam": dict(learning_rate_init=0.05, beta_1=0.8, beta_2=0.99, epsilon=1e-8),
+    "momentum": dict(learning_rate_init=0.05, momentum=0.5, nesterovs_momentum=False),
+    "adagrad": dict(learning_rate_init=0.05, epsilon=0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFF_DEFAULT))
+def test_steps_off_the_default_hyper_parameters(name):
+    """rho, the betas, momentum and a large epsilon each change the step as the equations say."""
+    settings = OFF_DEFAULT[name]
+    solver, params = make_solver(name, **settings), W0.copy()
+    for g in (G1, G2, G1):
+        solver.step(params, g)
+    expected = _reference_steps(name, settings, (G1, G2, G1))
+    np.testing.assert_allclose(params, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "name, changed", [("rmsprop", "rho"), ("adam", "beta_1"), ("adam", "beta_2")]
+)
+def test_a_hyper_parameter_changed_between_calls_rescales_the_kept_state(name, changed):
+    """State saved under rho=0 and restored under rho=0.99 is still the mean square."""
+    before = {"rho": 0.0, "beta_1": 0.5, "beta_2": 0.5}
+    after = {"rho": 0.99, "beta_1": 0.9, "beta_2": 0.999}
+    first = make_solver(name, learning_rate_init=0.01, **before)
+    params = W0.copy()
+    for g in (G1, G2):
+        first.step(params, g)
+    second = make_solver(name, learning_rate_init=0.01, **{**before, changed: after[changed]})
+    second.set_state(first.get_state())
+    if name == "rmsprop":
+        np.testing.assert_allclose(second.mean_square, first.mean_square, rtol=1e-12)
+    else:
+        np.testing.assert_allclose(second.first_moment, first.first_moment, rtol=1e-12)
+        np.testing.assert_allclose(second.second_moment, first.second_moment, rtol=1e-12)
+
+
+def test_rmsprop_steps_stay_the_learning_rates_size_after_rho_changes():
+    """The issue's reproduction: three calls at rho=0, then rho=0.99 (issue 18, item 4)."""
+    from skbackprop import BackpropRegressor
+
+    X = np.random.default_rng(0).normal(size=(100, 4))
+    y = X[:, 0] - X[:, 1]
+    model = BackpropRegressor(
+        solver="rmsprop", rho=0.0, batch_size=1000, shuffle=False, l2=0, random_state=0
+    )
+    for _ in range(3):
+        model.partial_fit(X, y)
+    before = [coef.copy() for coef in model.coefs_]
+    model.set_params(rho=0.99).partial_fit(X, y)
+    steps = np.concatenate(
+        [np.abs(a - b).ravel() for a, b in zip(model.coefs_, before, strict=True)]
+    )
+    # ~ lr * |g4| / |g3| per weight: about the learning rate (10x it when v was misread)
+    assert 0.5 < np.median(steps) / model.learning_rate_init < 2
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad", "momentum"])
+def test_a_warm_start_switching_to_float32_keeps_the_state_in_float32(name):
+    X, y = make_classification(n_samples=100, n_features=5, random_state=0)
+    model = quiet_fit(BackpropClassifier(solver=name, max_iter=2, random_state=0), X, y)
+    model.set_params(warm_start=True, dtype="float32")
+    model = quiet_fit(model, X, y)
+    state = model._solver_state["state"]
+    arrays = [value for value in state.values() if isinstance(value, np.ndarray)]
+    assert arrays and {array.dtype for array in arrays} == {np.dtype(np.float32)}
