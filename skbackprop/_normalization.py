@@ -111,7 +111,7 @@ class BatchNormalization:
         z += self.beta
 
     def predict(self, z, intercept, stats):
-        """Prediction: add the layer's bias to ``z = x W`` and normalise with the running statistics.
+        """Prediction: add the bias to ``z = x W`` and normalise by the running statistics.
 
         Computed from the current arrays on every call, as ``z * factor +
         shift`` with ``factor = gamma / sigma`` and ``shift = (b - mu) *
