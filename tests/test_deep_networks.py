@@ -1,6 +1,7 @@
 """batch_normalization and residual through the estimators: errors, fitted state,
 continuation, persistence and prediction (the gradients are checked in test_network.py)."""
 
+import copy
 import itertools
 import pickle
 
@@ -12,7 +13,6 @@ from sklearn.base import clone
 from sklearn.datasets import load_iris
 
 from skbackprop import BackpropClassifier, BackpropRegressor
-from skbackprop._network import Network
 
 X, y = load_iris(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
@@ -259,7 +259,7 @@ def test_predict_onnx_and_saved_copies_agree_after_an_in_place_edit():
     model.coefs_[0] *= 3
     model.running_means_[1] += 0.2
     expected = model.predict_proba(X)
-    for copy in (pickle.loads(pickle.dumps(model)), clone_fitted(model)):
+    for copy in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         np.testing.assert_array_equal(copy.predict_proba(X), expected)
     onnx = pytest.importorskip("skl2onnx")
     onnxruntime = pytest.importorskip("onnxruntime")
@@ -274,12 +274,6 @@ def test_predict_onnx_and_saved_copies_agree_after_an_in_place_edit():
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
 
 
-def clone_fitted(model):
-    import copy
-
-    return copy.deepcopy(model)
-
-
 @pytest.mark.parametrize("save", ["pickle", "deepcopy", "joblib", "skops"])
 def test_saving_a_model_changes_nothing_in_it(save, tmp_path):
     """Saving leaves the model's dict, cache and predictions as they were (issue 18, item 1)."""
@@ -290,7 +284,7 @@ def test_saving_a_model_changes_nothing_in_it(save, tmp_path):
     if save == "pickle":
         pickle.dumps(model)
     elif save == "deepcopy":
-        clone_fitted(model)
+        copy.deepcopy(model)
     elif save == "joblib":
         import joblib
 
