@@ -259,8 +259,8 @@ def test_predict_onnx_and_saved_copies_agree_after_an_in_place_edit():
     model.coefs_[0] *= 3
     model.running_means_[1] += 0.2
     expected = model.predict_proba(X)
-    for copy in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
-        np.testing.assert_array_equal(copy.predict_proba(X), expected)
+    for saved in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        np.testing.assert_array_equal(saved.predict_proba(X), expected)
     onnx = pytest.importorskip("skl2onnx")
     onnxruntime = pytest.importorskip("onnxruntime")
     from skbackprop.onnx import register_converters
