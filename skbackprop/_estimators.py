@@ -349,7 +349,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         continued = hasattr(self, "coefs_") and (self.warm_start or incremental)
         data = self._training_data(X, y, sample_weight, not continued, incremental, classes)
         seed = self._seed()
-        history = self._history(continued)
+        history, dropped = self._history(continued)
         rng = np.random.default_rng([seed, 0])
         if continued:
             # Continuing the random stream and the solver's state where the previous call
@@ -368,9 +368,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 n_epochs, stopped = trainer.run(data, max_epochs, history, ctrl_c=ctrl_c)
                 # Training is over: a Ctrl-C now must not leave a half-stored model.
                 with ctrl_c.holding():
-                    self._store_fitted(
-                        trainer, solver, history, n_epochs, incremental and continued
-                    )
+                    epochs_before = self.n_iter_ - dropped if incremental and continued else 0
+                    self._store_fitted(trainer, solver, history, epochs_before + n_epochs)
             if self.solver == "lbfgs" and not stopped:
                 _warnings.warn(
                     f"lbfgs failed to converge after {n_epochs} iterations "
@@ -419,15 +418,24 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return TrainingData(X, Y.astype(X.dtype, copy=False), sample_weight, y=y)
 
     def _history(self, continued):
-        """The training history to continue: empty on a first call."""
+        """The training history to continue (empty on a first call), and the epochs it dropped.
+
+        A fit that early stopping (or an interrupt) ended on an earlier epoch
+        than its last kept that epoch's weights; continuing from them, the
+        history forgets the epochs after it, so that the curves describe the
+        path to the weights the model holds.
+        """
+        history, dropped = History(), 0
         if continued:
             # Stored as plain values (see _store_fitted) so that skops loads them.
             history = History(**copy.deepcopy(self._training_history))
-        else:
-            history = History()
+            if history.kept_epoch is not None:
+                dropped = len(history.loss_curve) - history.kept_epoch["loss_curve"]
+                history.rollback(history.kept_epoch)
+                history.kept_epoch = None
         if self._early_stopping() and history.validation_scores is None:
             history.validation_scores, history.validation_losses = [], []
-        return history
+        return history, dropped
 
     def _network_to_train(self, data, hidden, dropout, continued, rng):
         """A new network of random weights, or (continued) one holding the fitted weights."""
@@ -593,12 +601,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _set_network_attributes(self, network):
         self.__dict__.update(_network_attributes(network, copy=False))
 
-    def _store_fitted(self, trainer, solver, history, n_epochs, continued):
+    def _store_fitted(self, trainer, solver, history, n_iter):
         network = trainer.network
         self.__dict__.update(
             **_network_attributes(network, copy=False),
             **history.fitted_attributes(self._early_stopping()),
-            n_iter_=self.n_iter_ + n_epochs if continued else n_epochs,
+            n_iter_=n_iter,
             loss_=history.loss_curve[-1],
             _training_history=dataclasses.asdict(history),
             _rng_state=trainer.rng.bit_generator.state,

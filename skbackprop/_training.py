@@ -163,6 +163,9 @@ exploding ones as huge values.""",
         "t_", "int", "Number of training samples seen by the solver.", default=0
     )
     no_improvement_count: int = 0
+    # The bookmark of the epoch whose weights were kept when that is not the
+    # last one (early stopping's best epoch): where a continued fit resumes.
+    kept_epoch: dict | None = None
 
     def fitted_attributes(self, early_stopping):
         """The recorded fields as the estimators' fitted attributes, copied."""
@@ -197,6 +200,7 @@ exploding ones as huge values.""",
         return {
             name: len(value) if isinstance(value, list) else value
             for name, value in vars(self).items()
+            if name != "kept_epoch"
         }
 
     def rollback(self, bookmark):
@@ -343,6 +347,7 @@ class Trainer:
         kept = last
         if self.validation_score is not None:
             kept = _Snapshot(self.network, self.solver, self.rng)
+            history.kept_epoch = history.bookmark()
         last_history = history.bookmark()
         n_epochs, self.stop_reason = 0, None
         guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
@@ -359,6 +364,7 @@ class Trainer:
                         last_history = history.bookmark()
                         if new_best:
                             kept.save(n_epochs)
+                            history.kept_epoch = last_history
                     if ctrl_c.pressed:
                         raise KeyboardInterrupt
             except KeyboardInterrupt:

@@ -5,7 +5,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from helpers import quiet_fit
+from sklearn.datasets import make_classification
 
+from skbackprop import BackpropClassifier
 from skbackprop._losses import LOSSES
 from skbackprop._network import Network
 from skbackprop._solvers import Adam, Momentum, Sgd
@@ -413,3 +416,25 @@ def test_every_recorded_field_is_a_documented_fitted_attribute():
         for name in names:
             assert f"\n{name} : " in Estimator.__doc__
             assert hasattr(model, name)
+
+
+# -- continuing after early stopping (issue 18, item 6) --------------------------
+
+
+def test_a_fit_continued_after_early_stopping_continues_from_the_kept_epoch():
+    X, y = make_classification(n_samples=300, n_features=10, flip_y=0.3, random_state=0)
+    settings = dict(early_stopping=True, n_iter_no_change=3, tol=0.0, random_state=0)
+    model = BackpropClassifier((64,), learning_rate_init=0.05, max_iter=60, **settings)
+    model = quiet_fit(model, X, y)
+    ran, kept = len(model.loss_curve_), model.best_epoch_
+    assert kept < ran == model.n_iter_  # stopped some epochs after the best one
+    curve = list(model.loss_curve_)
+    model.set_params(warm_start=True, max_iter=2, n_iter_no_change=100)
+    model = quiet_fit(model, X, y)
+    # The epochs after the kept one are gone; the new ones follow it.
+    assert model.loss_curve_[:kept] == curve[:kept]
+    for name in ("loss_curve_", "validation_scores_", "validation_loss_curve_", "gradient_norms_"):
+        assert len(getattr(model, name)) == kept + 2, name
+    assert model.n_iter_ == 2
+    assert model.best_epoch_ > kept or model.best_epoch_ == kept
+    assert model.t_ == (kept + 2) * int(0.9 * len(X))
