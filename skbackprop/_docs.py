@@ -19,8 +19,9 @@ solver : {"sgd", "momentum", "adam", "rmsprop", "adagrad", "lbfgs"}, default="ad
     ``"lbfgs"``: full-batch L-BFGS (scipy's L-BFGS-B), which converges faster
     and better on small data sets; it ignores ``batch_size``, ``shuffle``,
     ``learning_rate*``, ``early_stopping`` and ``n_iter_no_change`` (as in
-    scikit-learn), refuses ``dropout``, has no ``partial_fit``, and records
-    ``loss_curve_`` per iteration.
+    scikit-learn) and ``clip_gradient_norm`` (its line search needs the exact
+    gradient and bounds the steps itself), refuses ``dropout``, has no
+    ``partial_fit``, and records ``loss_curve_`` per iteration.
 
 batch_size : int or "auto", default="auto"
     Rows per gradient step. ``"auto"`` is ``min(200, n_samples)``; a value
@@ -111,7 +112,7 @@ clip_gradient_norm : float or None, default=None
     If set, rescale each step's whole gradient (all layers, weights and
     biases) so its L2 norm is at most this value: the usual remedy for
     exploding gradients. ``gradient_norms_`` records the gradients before
-    clipping.
+    clipping. Ignored by ``solver="lbfgs"``.
 
 shuffle : bool, default=True
     Reshuffle the training rows before every epoch.

@@ -372,9 +372,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     self._store_fitted(trainer, solver, history, epochs_before + n_epochs)
             if self.solver == "lbfgs" and not stopped:
                 _warnings.warn(
-                    f"lbfgs failed to converge after {n_epochs} iterations "
-                    f"({trainer.limit_message}). Increase max_iter or max_fun, or scale "
-                    "the data.",
+                    f"lbfgs failed to converge after {n_epochs} iterations: "
+                    f"{trainer.limit_reached(max_epochs)}. Increase max_iter or max_fun, or "
+                    "scale the data.",
                     ConvergenceWarning,
                 )
             elif not incremental and not stopped and n_epochs == self.max_iter:
@@ -521,7 +521,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             validation_data=validation_data,
             validation_score=validation_score,
             clip_gradient_norm=self.clip_gradient_norm,
-            hooks=None if lbfgs else hooks,
+            hooks=hooks,
             verbose=self.verbose,
         )
 

@@ -10,7 +10,9 @@ scikit-learn's MLP does not.
 
 ``max_epochs`` bounds the iterations and ``max_fun`` the evaluations, as in
 scikit-learn; ``tol`` is the projected-gradient tolerance (``gtol``). There
-are no batches, shuffling or dropout, and no validation split.
+are no batches, shuffling or dropout, and no validation split. The epoch
+hooks (scikit-learn's callbacks) run once per iteration, and one that asks
+to stop ends the optimisation at that iteration's point.
 """
 
 import contextlib
@@ -24,6 +26,12 @@ from ._training import NON_FINITE_MESSAGE, Trainer, _CtrlC
 
 class _Interrupted(Exception):
     """Raised from scipy's callback to leave the optimiser on Ctrl-C."""
+
+
+class _Stopped(Exception):
+    """Raised from scipy's callback to leave the optimiser when an epoch hook asks to."""
+
+
 
 
 class LbfgsTrainer(Trainer):
@@ -53,6 +61,7 @@ class LbfgsTrainer(Trainer):
             scale = (weights / weights.sum())[:, None].astype(self.network.dtype)
         last = {}  # the latest evaluation: scipy's callback gets only the point
         accepted = {"x": self.network.params.astype(np.float64), "n": 0}
+        hook_epoch = {"open": False}  # an epoch hook begun, not yet ended
 
         def fun(x):
             value, grad = self.objective(x, X, Y, scale)
@@ -76,13 +85,24 @@ class LbfgsTrainer(Trainer):
                 )
             if ctrl_c.pressed:
                 raise _Interrupted
+            if self.hooks is not None:
+                hook_epoch["open"] = False
+                if self.hooks.end_epoch():
+                    raise _Stopped
+                if accepted["n"] < max_epochs:  # another iteration may follow
+                    self.hooks.begin_epoch()
+                    hook_epoch["open"] = True
 
         self.stop_reason = None
         # Every evaluation sees the one full batch, so batch normalization's running
         # statistics are simply the latest evaluation's: those at the final weights.
         self.network.momentum = 0.0
         guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
+        # Overflow is detected and reported by the finiteness checks, not by numpy warnings.
         with np.errstate(over="ignore", invalid="ignore", under="ignore"), guard as ctrl_c:
+            if self.hooks is not None:
+                self.hooks.begin_epoch()
+                hook_epoch["open"] = True
             try:
                 result = minimize(
                     fun,
@@ -92,14 +112,21 @@ class LbfgsTrainer(Trainer):
                     callback=callback,
                     options={"maxiter": max_epochs, "maxfun": self.max_fun, "gtol": self.tol},
                 )
-            except (_Interrupted, KeyboardInterrupt):
+            except (_Interrupted, _Stopped, KeyboardInterrupt) as stopped:
                 if accepted["n"] == 0:
                     raise KeyboardInterrupt from None
                 self.objective(accepted["x"], X, Y, scale)  # back to the last accepted point
-                self.stop_reason = "interrupted"
-                self._warn_interrupted(accepted["n"])
+                if isinstance(stopped, _Stopped):
+                    self.stop_reason = "a callback asked to stop"
+                else:
+                    self.stop_reason = "interrupted"
+                    self._warn_interrupted(accepted["n"])
+                if self.verbose:
+                    self._print_stop(accepted["n"], max_epochs, history)
                 return accepted["n"], True
-        value, _ = fun(result.x)  # leaves the network at the result
+            if hook_epoch["open"]:  # scipy stopped before the iteration begun last
+                self.hooks.end_epoch()
+            value, _ = fun(result.x)  # leaves the network at the result
         if not math.isfinite(value):
             raise ValueError(NON_FINITE_MESSAGE.format(epoch=accepted["n"], what="training loss"))
         if not history.loss_curve:  # stopped before its first step: record where it stands
@@ -112,6 +139,17 @@ class LbfgsTrainer(Trainer):
         if self.verbose:
             self._print_stop(accepted["n"], max_epochs, history)
         return accepted["n"], self.stop_reason is not None
+
+    def limit_reached(self, max_epochs):
+        """The rule that stopped scipy short of convergence, in the estimator's words."""
+        message = self.limit_message or ""
+        if message.startswith("STOP: TOTAL NO. OF ITERATIONS"):
+            return f"Reached the maximum number of iterations (max_iter={max_epochs})"
+        if message.startswith("STOP: TOTAL NO. OF F,G EVALUATIONS"):
+            return f"Reached the maximum number of loss evaluations (max_fun={self.max_fun})"
+        if message.startswith("ABNORMAL"):
+            return f"The line search found no lower loss ({message})"
+        return f"L-BFGS stopped ({message})"
 
 
 def _text(message):

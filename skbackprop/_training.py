@@ -591,8 +591,12 @@ class Trainer:
             line += f", validation score = {history.validation_scores[-1]:.6f}"
         print(f"{line}, {time.perf_counter() - started:.2f}s", flush=True)
 
+    def limit_reached(self, max_epochs):
+        """Why training ended when no stopping rule did."""
+        return f"Reached the maximum number of epochs ({max_epochs})"
+
     def _print_stop(self, n_epochs, max_epochs, history):
-        reason = self.stop_reason or f"Reached the maximum number of epochs ({max_epochs})"
+        reason = self.stop_reason or self.limit_reached(max_epochs)
         if reason == "interrupted":
             reason = "Interrupted by the user"
         if self.validation_score is not None and history.best_epoch is not None:

@@ -104,3 +104,16 @@ def test_progress_bar_counts_epochs(capsys):
     output = capsys.readouterr().out
     assert "BackpropClassifier - fit" in output and "100%" in output
     assert model.n_iter_ == 6
+
+
+def test_lbfgs_runs_the_hooks_once_per_iteration_and_a_callback_can_stop_it():
+    monitor = ScoringMonitor(scoring="r2")
+    model = BackpropRegressor(solver="lbfgs", max_iter=5, random_state=0).set_callbacks(monitor)
+    quiet_fit(model, X, y.astype(float))
+    epochs = [entry for entry in monitor.get_logs().data if entry.get("task_name") == "epoch"]
+    assert model.n_iter_ == 5 and len(epochs) == 5
+    recorder = Recorder(stop_after=2)
+    model = BackpropRegressor(solver="lbfgs", max_iter=50, random_state=0).set_callbacks(recorder)
+    model = quiet_fit(model, X, y.astype(float))
+    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+    assert recorder.scores[-1] == model.score(X, y.astype(float))

@@ -196,3 +196,53 @@ def test_accuracy_matches_scikit_learns_lbfgs_on_small_data(load):
         scores["sklearn"].append(theirs.score(X_test, y_test))
     # Equal settings (our l2 is alpha * n_samples / batch_size: alpha for a full batch).
     assert np.mean(scores["ours"]) >= np.mean(scores["sklearn"]) - 0.02
+
+
+# -- edges (issue 18, items 8 and 10-13) -----------------------------------------
+
+X_small = np.random.default_rng(0).normal(size=(100, 4))
+
+
+@pytest.mark.parametrize("seed", [1, 4])  # overflow in exp, in dot
+def test_the_final_evaluation_runs_under_the_floating_point_guard(seed):
+    """Under errstate(all="raise") no FloatingPointError, and no overflow warning leaks."""
+    y_counts = np.random.default_rng(1).poisson(1.0, 100)
+    model = BackpropRegressor(loss="poisson", solver="lbfgs", random_state=seed)
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            model.fit(X_small * 1e3, y_counts)
+        except ValueError as error:  # divergence is reported as such, never as numpy's error
+            assert "diverged" in str(error)
+
+
+@pytest.mark.parametrize(
+    "settings, rule",
+    [
+        (dict(max_fun=5), "maximum number of loss evaluations (max_fun=5)"),
+        (dict(max_iter=3), "maximum number of iterations (max_iter=3)"),
+    ],
+)
+def test_verbose_and_the_warning_name_the_limit_that_stopped_it(settings, rule, capsys):
+    model = BackpropRegressor(solver="lbfgs", verbose=1, random_state=0, **settings)
+    with pytest.warns(ConvergenceWarning, match=rule.replace("(", r"\(").replace(")", r"\)")):
+        model.fit(X_reg, y_reg)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert rule in last and "Reached the maximum number of epochs" not in last
+
+
+def test_threads_are_sized_on_every_training_row(monkeypatch):
+    """lbfgs multiplies all n rows at once: the size rule sees n, not min(200, n)."""
+    from skbackprop import _threads
+
+    seen = []
+    original = _threads.FitThreads.__init__
+
+    def record(self, product, *args, **kwargs):
+        seen.append(product)
+        original(self, product, *args, **kwargs)
+
+    monkeypatch.setattr(_threads.FitThreads, "__init__", record)
+    quiet_fit(BackpropRegressor((50,), solver="lbfgs", max_iter=2), X_reg, y_reg)
+    assert seen == [len(X_reg) * 10 * 50]
