@@ -409,6 +409,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         y, Y = self._encode_targets(y, first_call, incremental, classes)
+        if X.dtype == np.float32 and np.abs(Y).max(initial=0) > np.finfo(np.float32).max:
+            raise ValueError(
+                "y has values beyond float32's range (about 3.4e38), but this fit trains in "
+                "float32 (dtype='float32', or float32 X with dtype='auto'). Scale y, or set "
+                "dtype='float64'."
+            )
         sample_weight = self._weigh_samples(y, sample_weight, incremental, X.dtype)
         if sample_weight is not None and not sample_weight.sum() > 0:
             raise ValueError(
@@ -1198,10 +1204,17 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         self.loss = loss
 
     def _encode_targets(self, y, first_call, incremental, classes=None):
-        if self.loss == "poisson" and (np.any(y < 0) or not np.sum(y) > 0):
+        if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
-                "loss='poisson' needs non-negative targets (counts, rates) with a positive "
-                "sum; y has negative values or sums to zero."
+                "loss='poisson' needs non-negative targets (counts, rates); y has negative values."
+            )
+        # A fit needs some positive count (all zeros have no finite best fit); a stream's
+        # chunks may be all zeros, as streamed counts often are.
+        if self.loss == "poisson" and not incremental and not np.sum(y) > 0:
+            raise ValueError(
+                "loss='poisson' needs targets with a positive sum to fit: with every count "
+                "zero the best prediction is 0, which an exponential output never reaches. "
+                "partial_fit accepts chunks of zeros."
             )
         if first_call:
             self._y_ndim = y.ndim

@@ -19,6 +19,8 @@ To add one: a function here, an entry in ``INITIALIZERS``, a test in
 
 import math
 
+import numpy as np
+
 
 def _glorot_factor(activation):
     # scikit-learn's factor: logistic's slope at 0 is 1/4, tanh's and identity's 1.
@@ -54,9 +56,32 @@ INITIALIZERS = {
 
 
 def user_initializer(function):
-    """An initialiser from a user's ``function(fan_in, fan_out, rng) -> weights``; biases 0."""
+    """An initialiser from a user's ``function(fan_in, fan_out, rng) -> weights``; biases 0.
+
+    What the function returns is checked: numbers (not None, strings or
+    complex), of shape ``(fan_in, fan_out)`` exactly (a vector would be
+    broadcast into identical units), and finite.
+    """
 
     def initializer(fan_in, fan_out, rng, activation):
-        return function(fan_in, fan_out, rng), 0.0
+        weights = function(fan_in, fan_out, rng)
+        layer = f"a layer of fan_in={fan_in}, fan_out={fan_out}"
+        try:
+            array = np.asarray(weights)
+        except ValueError:  # a ragged nesting of lists
+            array = np.asarray(None)
+        if array.dtype.kind not in "iuf":
+            raise ValueError(
+                f"init must return real numbers, an array of shape (fan_in, fan_out); for "
+                f"{layer} it returned {type(weights).__name__} of {array.dtype} values."
+            )
+        if array.shape != (fan_in, fan_out):
+            raise ValueError(
+                f"init must return an array of shape (fan_in, fan_out) = ({fan_in}, {fan_out}) "
+                f"for {layer}; it returned shape {array.shape}."
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"init returned non-finite weights (inf or NaN) for {layer}.")
+        return array.astype(np.float64, copy=False), 0.0
 
     return initializer

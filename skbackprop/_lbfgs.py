@@ -21,7 +21,7 @@ import math
 import numpy as np
 from scipy.optimize import minimize
 
-from ._training import NON_FINITE_MESSAGE, Trainer, _CtrlC
+from ._training import NON_FINITE_MESSAGE, Trainer, _CtrlC, output_limit
 
 
 class _Interrupted(Exception):
@@ -30,8 +30,6 @@ class _Interrupted(Exception):
 
 class _Stopped(Exception):
     """Raised from scipy's callback to leave the optimiser when an epoch hook asks to."""
-
-
 
 
 class LbfgsTrainer(Trainer):
@@ -55,6 +53,7 @@ class LbfgsTrainer(Trainer):
     def run(self, data, max_epochs, history, ctrl_c=None):
         """At most ``max_epochs`` L-BFGS iterations on all of ``data``; as Trainer.run."""
         X, Y, weights = data.X, data.Y, data.sample_weight
+        self.output_limit = output_limit(Y)
         if weights is None:
             scale = 1.0 / X.shape[0]
         else:
@@ -129,6 +128,7 @@ class LbfgsTrainer(Trainer):
             value, _ = fun(result.x)  # leaves the network at the result
         if not math.isfinite(value):
             raise ValueError(NON_FINITE_MESSAGE.format(epoch=accepted["n"], what="training loss"))
+        self.check_outputs(accepted["n"])
         if not history.loss_curve:  # stopped before its first step: record where it stands
             history.loss_curve.append(value)
             history.gradient_norms.append(last["norms"])

@@ -40,6 +40,14 @@ import scipy.sparse as sp
 from . import _warnings
 from ._threads import dot
 
+# Outputs this many times the targets' scale (1 + max |Y|) are divergence, however finite:
+# no fit that is converging comes near (logits of 1e10 saturate anything).
+OUTPUT_LIMIT = 1e10
+OUTPUT_LIMIT_MESSAGE = (
+    "The network's outputs reached {value:.3g}, more than {limit:g} times the targets' "
+    "scale, at epoch {epoch}: training diverged. Try a smaller learning_rate_init, or "
+    "scale the inputs (for example with sklearn.preprocessing.StandardScaler)."
+)
 NON_FINITE_MESSAGE = (
     "The {what} became non-finite (inf or NaN) at epoch {epoch}: training "
     "diverged. Try a smaller learning_rate_init, or scale the inputs (for example "
@@ -313,6 +321,7 @@ class Trainer:
         self.hooks = hooks
         self.verbose = verbose
         self.threads = threads if threads is not None else _NoThreadChoice()
+        self.output_limit = math.inf  # set from the targets by run()
         self._penalty_scratch = np.empty_like(network.weights)
         # Flat views of each layer's weight gradient, and the per-layer sums of
         # their RMS over the epoch's batches (plain floats: this runs every batch).
@@ -343,6 +352,7 @@ class Trainer:
             self.network.dtype,
             data.rows,
         )
+        self.output_limit = output_limit(data.Y)
         last = _Snapshot(self.network, self.solver, self.rng)
         kept = last
         if self.validation_score is not None:
@@ -422,6 +432,7 @@ class Trainer:
             self.solver.step(self.network.params, self.network.grads)
             self.threads.after_batch(X_batch.shape[0])
             total_loss += batch_loss * batch_weight
+        self.check_outputs(epoch)
         params = self.network.params
         # Huge but finite weights (their squares overflow) have diverged too.
         if not math.isfinite(dot(params, params)):
@@ -432,7 +443,9 @@ class Trainer:
 
     def _gradient(self, X_batch, Y_batch, scale, rng):
         """Fill the network's gradient for one batch; return its loss plus penalty."""
-        ws = self.network.forward(X_batch, training=True, rng=rng, row_weights=scale)
+        ws = self._last_workspace = self.network.forward(
+            X_batch, training=True, rng=rng, row_weights=scale
+        )
         batch_loss = self.loss.value(ws, Y_batch, scale)
         self.loss.output_delta(ws, Y_batch, scale)
         self.network.backward(X_batch, ws)
@@ -476,6 +489,19 @@ class Trainer:
             return results
 
         return key, work
+
+    def check_outputs(self, epoch):
+        """Raise if the last batch's outputs are beyond ``OUTPUT_LIMIT`` times the targets' scale.
+
+        Divergence can stay finite (inputs of 1e150, say): the loss is then
+        huge but stops changing, which would pass for convergence.
+        """
+        logits = self._last_workspace.logits
+        largest = max(float(logits.max()), -float(logits.min()))
+        if largest > self.output_limit:
+            raise ValueError(
+                OUTPUT_LIMIT_MESSAGE.format(value=largest, limit=OUTPUT_LIMIT, epoch=epoch)
+            )
 
     def _add_penalty_gradient(self):
         """Add the penalty's gradient to the weight gradients; return the penalty's value."""
@@ -604,6 +630,11 @@ class Trainer:
         else:
             kept = f"the weights of epoch {len(history.loss_curve)}, the last complete one"
         print(f"{reason[0].upper()}{reason[1:]}. Stopping; keeping {kept}.", flush=True)
+
+
+def output_limit(Y):
+    """The largest output a fit to targets ``Y`` may reach before it counts as diverged."""
+    return OUTPUT_LIMIT * (1.0 + float(np.abs(Y).max(initial=0.0)))
 
 
 class _NoThreadChoice:

@@ -531,6 +531,7 @@ yb9 = (X9[:, 0] > 0).astype(int)
 
 
 def test_huge_final_weights_are_divergence_not_an_infinite_loss():
+    # Caught by the output limit (epoch 5) before the weights' squares overflow.
     model = BackpropRegressor(
         hidden_layer_sizes=(8,),
         solver="momentum",
@@ -539,9 +540,25 @@ def test_huge_final_weights_are_divergence_not_an_infinite_loss():
         max_iter=7,
         random_state=0,
     )
-    with pytest.raises(ValueError, match="non-finite.*diverged"):
+    with pytest.raises(ValueError, match="outputs reached .* diverged"):
         model.fit(X9, y9)
     assert not hasattr(model, "coefs_")
+
+
+@pytest.mark.parametrize("solver", ["adam", "rmsprop", "adagrad", "lbfgs", "sgd"])
+def test_huge_but_finite_divergence_is_reported_not_passed_as_convergence(solver):
+    """Inputs of 1e150: a loss near 1e300 that stops changing is no convergence (issue 18)."""
+    model = BackpropRegressor(solver=solver, random_state=0)
+    with pytest.raises(ValueError, match="outputs reached .* training diverged"):
+        quiet_fit(model, X9 * 1e150, y9)
+    assert not hasattr(model, "coefs_")
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_the_output_limit_is_relative_to_the_targets(solver):
+    """Targets of 1e12 are fitted, not mistaken for divergence."""
+    model = quiet_fit(BackpropRegressor(solver=solver, random_state=0), X9, y9 * 1e12)
+    assert np.isfinite(model.loss_)
 
 
 def test_a_diverging_partial_fit_keeps_the_previous_model():
@@ -696,6 +713,17 @@ def test_dtype_sets_the_precision_of_weights_and_predictions(dtype, input_dtype,
     assert model.predict_proba(X.astype(np.float64)).dtype == expected
     regressor = BackpropRegressor(dtype=dtype, max_iter=3, random_state=0)
     assert quiet_fit(regressor, X, y.astype(float)).predict(X).dtype == expected
+
+
+@pytest.mark.parametrize("dtype, X_dtype", [("float32", np.float64), ("auto", np.float32)])
+def test_targets_beyond_float32_say_so_when_training_in_float32(dtype, X_dtype):
+    """Not a cast-overflow warning and then 'training diverged' (issue 18, item 17)."""
+    model = BackpropRegressor(dtype=dtype, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="y has values beyond float32's range.*float64"):
+            model.fit(X9.astype(X_dtype), y9 * 1e39)
+    quiet_fit(model.set_params(dtype="float64"), X9, y9 * 1e39)
 
 
 def test_float32_training_of_float64_input_matches_training_on_float32_input():

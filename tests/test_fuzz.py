@@ -48,8 +48,9 @@ def datasets(draw):
 
 # The one ValueError valid data may raise: divergence, with what to do about it.
 DIVERGED = re.compile(
-    r"became non-finite \(inf or NaN\) at epoch \d+: training diverged\. Try a smaller "
-    r"learning_rate_init, or scale the inputs"
+    r"(became non-finite \(inf or NaN\)|outputs reached \S+, more than \S+ times the "
+    r"targets' scale,) at epoch \d+: training diverged\. Try a smaller learning_rate_init, "
+    r"or scale the inputs"
 )
 
 

@@ -8,7 +8,7 @@ from sklearn.datasets import load_iris
 from sklearn.neural_network import MLPClassifier
 
 from skbackprop import BackpropClassifier
-from skbackprop._initializers import INITIALIZERS
+from skbackprop._initializers import INITIALIZERS, user_initializer
 from skbackprop._network import Network
 
 FAN_IN, FAN_OUT = 400, 300
@@ -57,6 +57,41 @@ def test_a_callable_init_draws_the_weights_and_biases_start_at_zero():
     model = BackpropClassifier(init=constant, hidden_layer_sizes=(5,), max_iter=1)
     model.fit(X, y)
     assert calls == [(4, 5), (5, 3)]
+    # The weights it drew are where training started, the biases at zero.
+    start = Network([4, 5, 3], "relu", "softmax", np.float64).initialize(
+        np.random.default_rng(0), INITIALIZERS["glorot_uniform"]
+    )
+    start.initialize(np.random.default_rng(0), user_initializer(constant))
+    assert all(np.all(coef == 0.01) for coef in start.coefs)
+    assert all(np.all(intercept == 0.0) for intercept in start.intercepts)
+
+
+@pytest.mark.parametrize(
+    "returned, message",
+    [
+        (
+            lambda fan_in, fan_out: np.zeros(fan_out),
+            r"shape \(fan_in, fan_out\) = \(4, 5\).*\(5,\)",
+        ),
+        (lambda fan_in, fan_out: np.zeros((fan_out, fan_in)), r"returned shape \(5, 4\)"),
+        (lambda fan_in, fan_out: np.full((fan_in, fan_out), np.nan), "non-finite weights"),
+        (lambda fan_in, fan_out: np.full((fan_in, fan_out), np.inf), "non-finite weights"),
+        (lambda fan_in, fan_out: None, "real numbers.*NoneType"),
+        (lambda fan_in, fan_out: "weights", "real numbers.*str"),
+        (lambda fan_in, fan_out: np.ones((fan_in, fan_out)) * 1j, "real numbers.*complex128"),
+        (lambda fan_in, fan_out: [[0.0] * fan_out, [0.0]], "real numbers.*list"),
+    ],
+    ids=["vector", "transposed", "nan", "inf", "None", "string", "complex", "ragged"],
+)
+def test_what_a_callable_init_returns_is_checked_and_the_error_names_init(returned, message):
+    def init(fan_in, fan_out, rng):
+        return returned(fan_in, fan_out)
+
+    X, y = load_iris(return_X_y=True)
+    model = BackpropClassifier(init=init, hidden_layer_sizes=(5,), max_iter=1)
+    with pytest.raises(ValueError, match="^init .*" + message):
+        model.fit(X, y)
+    assert not hasattr(model, "coefs_")
 
 
 def test_the_default_starts_where_scikit_learns_mlp_starts():

@@ -58,7 +58,21 @@ def test_stochastic_solvers_fit_counts(solver, learning_rate):
     )
 
 
-@pytest.mark.parametrize("bad", [-y, np.zeros_like(y)], ids=["negative", "all zero"])
-def test_targets_must_be_non_negative_with_a_positive_sum(bad):
-    with pytest.raises(ValueError, match="loss='poisson' needs non-negative targets"):
+@pytest.mark.parametrize(
+    "bad, message",
+    [(-y, "needs non-negative targets"), (np.zeros_like(y), "needs targets with a positive sum")],
+    ids=["negative", "all zero"],
+)
+def test_targets_must_be_non_negative_with_a_positive_sum(bad, message):
+    with pytest.raises(ValueError, match=f"loss='poisson' {message}"):
         BackpropRegressor(loss="poisson").fit(X, bad)
+
+
+def test_partial_fit_takes_a_chunk_of_zeros_and_refuses_negative_counts():
+    """Streamed counts are often all zero in a chunk; scikit-learn's MLP takes them too."""
+    model = BackpropRegressor(loss="poisson", random_state=0)
+    model.partial_fit(X, np.zeros_like(y))
+    model.partial_fit(X, y)
+    assert np.all(model.predict(X) > 0)
+    with pytest.raises(ValueError, match="needs non-negative targets"):
+        model.partial_fit(X, -y)
