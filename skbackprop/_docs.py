@@ -54,8 +54,11 @@ l1 : float, default=0.0
 l2 : float, default=0.0001
     L2 penalty strength: the objective gains ``0.5 * l2 * sum(W ** 2) /
     n_samples``. Both penalties act on weights, never on biases, and
-    ``n_samples`` is the number of samples (or the sum of ``sample_weight``)
-    given to fit, so their meaning does not depend on ``batch_size``.
+    ``n_samples`` is the total weight of the samples given to fit: their
+    number, or the sum of ``sample_weight`` times the classifier's
+    ``class_weight`` (which counts even without ``sample_weight``), so that
+    integer weights act like repeated rows. Their meaning does not depend
+    on ``batch_size``.
     scikit-learn's ``MLPClassifier`` divides its ``alpha`` by the batch size
     instead, so ``alpha`` there matches ``l2`` here only for full batches.
 

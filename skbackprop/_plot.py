@@ -7,6 +7,8 @@ with ``plot(ax=...)``, and keeps what it drew as attributes (``ax_``,
 
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 _EXTRA_HINT = 'Plotting needs matplotlib: pip install "skbackprop[plot]"'
 
@@ -21,10 +23,19 @@ def _pyplot():
 
 def _axes(ax):
     if ax is None:
-        _, ax = _pyplot().subplots()
+        # Constrained layout keeps a twin axis's label inside the figure.
+        _, ax = _pyplot().subplots(layout="constrained")
     else:
         _pyplot()
     return ax
+
+
+def _network_estimator(estimator):
+    """The fitted network estimator itself, or the last step of a fitted Pipeline."""
+    if isinstance(estimator, Pipeline):
+        estimator = estimator[-1]
+    check_is_fitted(estimator)
+    return estimator
 
 
 def _label_epochs(ax):
@@ -120,7 +131,7 @@ class TrainingCurveDisplay:
 
         Parameters
         ----------
-        estimator : fitted BackpropClassifier or BackpropRegressor
+        estimator : fitted BackpropClassifier or BackpropRegressor, or a Pipeline ending in one
         ax : matplotlib Axes, default=None
             Where to draw; a new figure if None.
 
@@ -128,6 +139,7 @@ class TrainingCurveDisplay:
         -------
         display : TrainingCurveDisplay
         """
+        estimator = _network_estimator(estimator)
         loss_curve = _fitted_attribute(estimator, "loss_curve_")
         scores = getattr(estimator, "validation_scores_", None)
         if getattr(estimator, "scoring", None) == "loss":
@@ -236,7 +248,7 @@ class GradientFlowDisplay:
 
         Parameters
         ----------
-        estimator : fitted BackpropClassifier or BackpropRegressor
+        estimator : fitted BackpropClassifier or BackpropRegressor, or a Pipeline ending in one
         ax : matplotlib Axes, default=None
             Where to draw; a new figure if None.
 
@@ -244,6 +256,7 @@ class GradientFlowDisplay:
         -------
         display : GradientFlowDisplay
         """
+        estimator = _network_estimator(estimator)
         return cls(_fitted_attribute(estimator, "gradient_norms_")).plot(ax=ax)
 
     def plot(self, ax=None):

@@ -7,6 +7,9 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib", reason="needs the plot extra")
 from sklearn.datasets import make_classification
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skbackprop import BackpropClassifier, GradientFlowDisplay, TrainingCurveDisplay
 
@@ -103,9 +106,31 @@ def test_a_deep_networks_legend_names_only_the_first_and_the_output_layer():
     assert labels == ["layer 1", "layer 13 (output)"]
 
 
-def test_displays_need_a_fitted_estimator():
-    with pytest.raises(ValueError, match="fit it first"):
-        GradientFlowDisplay.from_estimator(BackpropClassifier())
+@pytest.mark.parametrize("Display", [GradientFlowDisplay, TrainingCurveDisplay])
+def test_displays_need_a_fitted_estimator(Display):
+    with pytest.raises(NotFittedError):
+        Display.from_estimator(BackpropClassifier())
+    with pytest.raises(NotFittedError):
+        Display.from_estimator(make_pipeline(StandardScaler(), BackpropClassifier()))
+
+
+@pytest.mark.parametrize("Display", [GradientFlowDisplay, TrainingCurveDisplay])
+def test_displays_take_a_fitted_pipeline_and_draw_its_last_step(Display):
+    model = BackpropClassifier(max_iter=5, early_stopping=True, random_state=0)
+    pipeline = quiet_fit(make_pipeline(StandardScaler(), model), X, y)
+    direct, through = Display.from_estimator(model), Display.from_estimator(pipeline)
+    for mine, theirs in zip(direct.ax_.get_lines(), through.ax_.get_lines(), strict=True):
+        np.testing.assert_array_equal(mine.get_ydata(), theirs.get_ydata())
+
+
+def test_the_score_axis_label_stays_inside_the_figure():
+    # Negative scores have the widest tick labels, which pushed the label off the edge.
+    model = _fit(max_iter=5, early_stopping=True, scoring="neg_log_loss")
+    display = TrainingCurveDisplay.from_estimator(model)
+    figure = display.figure_
+    figure.canvas.draw()
+    label = display.score_ax_.yaxis.label.get_window_extent()
+    assert label.x1 <= figure.bbox.x1 and label.x0 >= figure.bbox.x0
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):
