@@ -35,7 +35,7 @@ OURS = ["skbackprop._estimators.BackpropClassifier", "skbackprop._estimators.Bac
 
 X, y = load_breast_cancer(return_X_y=True)
 X = X.astype(np.float32)
-model = make_pipeline(StandardScaler(), BackpropClassifier(max_iter=300, random_state=0)).fit(X, y)
+model = make_pipeline(StandardScaler(), BackpropClassifier(max_iter=500, random_state=0)).fit(X, y)
 
 with tempfile.TemporaryDirectory() as folder:
     folder = Path(folder)

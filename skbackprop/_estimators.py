@@ -770,8 +770,9 @@ _CLASSIFIER_DOC = """Multilayer perceptron classifier trained by backpropagation
 A scikit-learn classifier: use it alone or in a Pipeline, GridSearchCV or
 cross_val_score. It minimises the cross-entropy of a softmax output
 (multiclass) or of logistic outputs (binary and multilabel) plus L1/L2
-penalties, by mini-batch gradient descent with plain SGD, momentum or Adam,
-with optional dropout and early stopping.
+penalties, by mini-batch gradient descent (SGD, momentum, Adam, RMSProp,
+AdaGrad) or full-batch L-BFGS, with optional dropout, batch normalization
+and early stopping.
 
 Parameters
 ----------
@@ -1065,6 +1066,30 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             return np.hstack([-np.logaddexp(0, logits), log_positive])
         return log_positive
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against ``y``, as scikit-learn's classifiers score.
+
+        For multilabel targets it is the subset accuracy: a row counts only if
+        every label is right. Early stopping watches it with ``scoring=None``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of rows predicted right.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -1248,6 +1273,32 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             The updated estimator.
         """
         return self._partial_fit(X, y, sample_weight)
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of ``predict(X)``, as scikit-learn's regressors score.
+
+        ``1 - sum((y - predict(X))**2) / sum((y - mean(y))**2)``: 1 is perfect,
+        0 is as good as predicting the mean, and it can be negative. For
+        several outputs it is the mean of each output's R^2. Early stopping
+        watches it with ``scoring=None``, whatever ``loss`` is.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample.
+
+        Returns
+        -------
+        score : float
+            R^2 of the predictions.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

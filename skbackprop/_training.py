@@ -394,7 +394,8 @@ class Trainer:
     def _warn_interrupted(self, n_epochs):
         kept = "the best epoch on validation data" if self.validation_score else "that epoch"
         _warnings.warn(
-            f"Training interrupted by the user after {n_epochs} complete epochs; keeping "
+            f"Training interrupted by the user after {n_epochs} complete "
+            f"{'epoch' if n_epochs == 1 else 'epochs'}; keeping "
             f"the weights of {kept}.",
             UserWarning,
         )

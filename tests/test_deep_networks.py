@@ -4,6 +4,7 @@ continuation, persistence and prediction (the gradients are checked in test_netw
 import copy
 import itertools
 import pickle
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -330,3 +331,40 @@ def test_a_one_row_batch_still_trains_the_bias_of_a_normalised_layer():
     model = BackpropRegressor((8,), batch_size=2, solver="sgd", max_iter=1, random_state=0, **BN)
     one_row_last = quiet_fit(model, X[:5], y[:5].astype(float))
     assert not np.array_equal(first.intercepts_[0], one_row_last.intercepts_[0])
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_the_kept_epoch_comes_back_whole_with_its_running_statistics(interrupted, monkeypatch):
+    """Weights, running statistics, predictions and the validation loss of the kept epoch."""
+    from skbackprop._training import Trainer
+
+    seen, original = {}, Trainer._end_epoch
+
+    def end_epoch(self, loss, batches, history, epoch, started):
+        new_best = original(self, loss, batches, history, epoch, started)
+        seen[epoch] = (self.network.snapshot(), self)
+        if interrupted and epoch == 5:
+            raise KeyboardInterrupt  # in end-of-epoch work: epochs 1-4 are complete
+        return new_best
+
+    monkeypatch.setattr(Trainer, "_end_epoch", end_epoch)
+    model = BackpropClassifier(
+        early_stopping=True,
+        n_iter_no_change=4,
+        learning_rate_init=0.05,
+        max_iter=40,
+        random_state=0,
+        **DEEP,
+    )
+    with pytest.warns(UserWarning, match="interrupted") if interrupted else nullcontext():
+        quiet_fit(model, X, y)
+    best = model.best_epoch_
+    assert best < max(seen)  # a restore happened
+    kept, trainer = seen[best]
+    np.testing.assert_array_equal(trainer.network.snapshot(), kept)
+    n_params = trainer.network.params.size
+    statistics = np.concatenate(model.running_means_ + model.running_variances_)
+    np.testing.assert_array_equal(statistics, kept[n_params:])
+    assert trainer.validation_loss() == model.validation_loss_curve_[best - 1]
+    _, validation = model._validation_rows(y, model._seed())
+    assert model.score(X[validation], y[validation]) == model.validation_scores_[best - 1]

@@ -356,3 +356,24 @@ def test_a_batch_with_one_weighted_row_is_normalised_with_the_running_statistics
     np.testing.assert_array_equal(network.statistics, before)
     numeric = _numeric_gradient(network, trainer, X, Y, scale)
     assert _relative_error(analytic, numeric) < 1e-6
+
+
+def test_dropout_masks_keep_units_with_probability_1_minus_p_scaled_by_its_inverse():
+    """Inverted dropout: masks in {0, 1/(1-p)}, kept fraction 1-p, activations kept in mean."""
+    rate = 0.3
+    network = Network([20, 400, 2], "relu", "softmax", np.float64, dropout=(rate,))
+    network.initialize(np.random.default_rng(0))
+    X = np.random.default_rng(1).normal(size=(200, 20))
+    expected = network.predict(X, logits=True)  # prediction: no dropout
+    plain = network.forward(X).hidden[0].copy()  # a(1) without dropout
+    rng = np.random.default_rng(2)
+    ws = network.forward(X, training=True, rng=rng)
+    mask = ws.dropout_masks[0]
+    np.testing.assert_allclose(np.unique(mask), [0.0, 1.0 / (1.0 - rate)], rtol=1e-12)
+    kept = np.count_nonzero(mask) / mask.size
+    assert abs(kept - (1 - rate)) < 4 * np.sqrt(rate * (1 - rate) / mask.size)  # 4 sigma
+    # In expectation the dropped-out activation is the plain one: over many draws, its mean.
+    draws = [network.forward(X, training=True, rng=rng).inputs[0].mean() for _ in range(50)]
+    assert np.mean(draws) == pytest.approx(plain.mean(), rel=0.01)
+    # And prediction uses no mask at all.
+    np.testing.assert_array_equal(network.predict(X, logits=True), expected)
