@@ -2,8 +2,10 @@
 
 import ast
 import importlib.util
+import signal
 import warnings
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 
@@ -23,3 +25,24 @@ def missing_modules(code):
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             names.add(node.module.split(".")[0])
     return sorted(name for name in names if importlib.util.find_spec(name) is None)
+
+
+def assert_same_weights(a, b):
+    """Two fitted estimators hold the same ``coefs_`` and ``intercepts_``, bit for bit."""
+    for mine, theirs in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def ctrl_c_after(owner, method, condition):
+    """``owner.method`` wrapped to send SIGINT to this process after each call where
+    ``condition(number of calls so far)`` holds: patch it in with monkeypatch or mock."""
+    original, calls = getattr(owner, method), {"count": 0}
+
+    def wrapped(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        calls["count"] += 1
+        if condition(calls["count"]):
+            signal.raise_signal(signal.SIGINT)
+        return result
+
+    return wrapped

@@ -73,7 +73,7 @@ def test_callbacks_are_torn_down_when_fit_fails_and_nothing_is_lost():
     model = quiet_fit(BackpropClassifier(max_iter=3, random_state=0), X, y)
     before = model.predict_proba(X)
     model.set_callbacks(recorder)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="only one class"):
         model.fit(X[:, :3], np.zeros(len(X)))
     np.testing.assert_array_equal(model.predict_proba(X), before)
     model.set_params(learning_rate_init=1e10, solver="sgd")

@@ -50,11 +50,15 @@ def test_a_last_batch_of_one_row_trains_without_nan():
 
 
 def test_fitted_attributes_exist_only_with_batch_normalization():
-    plain = quiet_fit(BackpropClassifier(hidden_layer_sizes=(6, 5), max_iter=3), X, y)
+    plain = quiet_fit(
+        BackpropClassifier(hidden_layer_sizes=(6, 5), max_iter=3, random_state=0), X, y
+    )
     for name in ("gammas_", "betas_", "running_means_", "running_variances_"):
         assert getattr(plain, name) is None
     model = quiet_fit(
-        BackpropRegressor(hidden_layer_sizes=(6, 5), batch_normalization=True, max_iter=3),
+        BackpropRegressor(
+            hidden_layer_sizes=(6, 5), batch_normalization=True, max_iter=3, random_state=0
+        ),
         X,
         y,
     )
@@ -87,7 +91,11 @@ def test_running_statistics_follow_the_training_batches():
 def test_lbfgs_keeps_the_full_batch_statistics_at_the_final_weights():
     model = quiet_fit(
         BackpropRegressor(
-            hidden_layer_sizes=(5,), batch_normalization=True, solver="lbfgs", max_iter=30
+            hidden_layer_sizes=(5,),
+            batch_normalization=True,
+            solver="lbfgs",
+            max_iter=30,
+            random_state=0,
         ),
         X,
         y,
@@ -144,7 +152,9 @@ def test_n_epochs_then_n_more_is_2n_epochs_bit_for_bit(solver):
 
 @pytest.mark.parametrize("switched", ["batch_normalization", "residual"])
 def test_warm_start_refuses_switching_a_layer_option(switched):
-    model = BackpropClassifier(hidden_layer_sizes=(6, 6), max_iter=2, warm_start=True)
+    model = BackpropClassifier(
+        hidden_layer_sizes=(6, 6), max_iter=2, warm_start=True, random_state=0
+    )
     quiet_fit(model, X, y)
     before = model.predict_proba(X)
     model.set_params(**{switched: True})

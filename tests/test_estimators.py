@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import quiet_fit
+from helpers import assert_same_weights, quiet_fit
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -29,11 +29,6 @@ def classification():
 def regression():
     X, y = make_regression(n_samples=200, n_features=6, n_targets=2, noise=1.0, random_state=0)
     return StandardScaler().fit_transform(X), y / y.std(axis=0)
-
-
-def _same_parameters(a, b):
-    for x, y in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
-        np.testing.assert_array_equal(x, y)
 
 
 # -- fitted attributes ----------------------------------------------------------
@@ -104,7 +99,7 @@ def test_random_state_makes_fit_bit_for_bit_reproducible(classification):
     params = dict(hidden_layer_sizes=(10,), dropout=0.2, max_iter=15, random_state=3)
     a = quiet_fit(BackpropClassifier(**params), X, y)
     b = quiet_fit(BackpropClassifier(**params), X, y)
-    _same_parameters(a, b)
+    assert_same_weights(a, b)
     assert a.loss_curve_ == b.loss_curve_
     c = quiet_fit(BackpropClassifier(**{**params, "random_state": 4}), X, y)
     assert not np.array_equal(a.coefs_[0], c.coefs_[0])
@@ -126,7 +121,7 @@ def test_partial_fit_equals_fit_epoch_by_epoch(classification, solver):
     incremental = BackpropClassifier(**params)
     for _ in range(4):
         incremental.partial_fit(X, y, classes=np.unique(y))
-    _same_parameters(fitted, incremental)
+    assert_same_weights(fitted, incremental)
     assert incremental.loss_curve_ == fitted.loss_curve_
     assert incremental.n_iter_ == 4 and incremental.t_ == fitted.t_
 
@@ -465,7 +460,7 @@ def test_failed_fit_on_bad_data_keeps_the_previous_model(classification):
     X, y = classification
     model = quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X, y)
     before = model.predict_proba(X)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="only one class"):
         model.fit(X[:, :4], np.full(len(X), 3))
     assert model.n_features_in_ == 8
     np.testing.assert_array_equal(model.predict_proba(X), before)
@@ -730,4 +725,4 @@ def test_float32_training_of_float64_input_matches_training_on_float32_input():
     X, y = make_classification(n_samples=200, n_features=6, random_state=0)
     from_64 = quiet_fit(BackpropClassifier(dtype="float32", max_iter=5, random_state=0), X, y)
     from_32 = quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X.astype(np.float32), y)
-    _same_parameters(from_64, from_32)
+    assert_same_weights(from_64, from_32)

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from skbackprop import BackpropClassifier
@@ -100,7 +101,7 @@ def test_the_default_starts_where_scikit_learns_mlp_starts():
     ours = BackpropClassifier(hidden_layer_sizes=(300,), max_iter=1, random_state=0)
     theirs = MLPClassifier(hidden_layer_sizes=(300,), max_iter=1, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         ours_first = ours.set_params(learning_rate_init=1e-12).fit(X, y)
         theirs_first = theirs.set_params(learning_rate_init=1e-12).fit(X, y)
     for mine, sklearns in zip(

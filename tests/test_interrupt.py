@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import assert_same_weights, ctrl_c_after
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
@@ -23,17 +24,7 @@ PARAMS = dict(
 
 def _press_ctrl_c_when(monkeypatch, method, owner, condition):
     """Make ``owner.method`` send SIGINT to this process whenever ``condition(count)``."""
-    original = getattr(owner, method)
-    calls = {"count": 0}
-
-    def wrapped(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        calls["count"] += 1
-        if condition(calls["count"]):
-            signal.raise_signal(signal.SIGINT)
-        return result
-
-    monkeypatch.setattr(owner, method, wrapped)
+    monkeypatch.setattr(owner, method, ctrl_c_after(owner, method, condition))
 
 
 def _fit_interrupted(model):
@@ -148,11 +139,6 @@ def _three_epochs(Estimator=BackpropClassifier, **params):
         return Estimator(**{**PARAMS, **params, "max_iter": 3}).fit(X, y)
 
 
-def _assert_same_model(a, b):
-    for x, z in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
-        np.testing.assert_array_equal(x, z)
-
-
 class _InterruptingCallback:
     """A scikit-learn callback whose epoch hook raises KeyboardInterrupt in epoch 4."""
 
@@ -182,7 +168,7 @@ def test_an_interrupt_in_a_callback_keeps_the_completed_epochs(moment):
     model = BackpropClassifier(**PARAMS).set_callbacks(_InterruptingCallback(moment))
     interrupted = _fit_interrupted(model)
     assert interrupted.n_iter_ == 3
-    _assert_same_model(interrupted, _three_epochs())
+    assert_same_weights(interrupted, _three_epochs())
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
@@ -208,7 +194,7 @@ def test_an_interrupt_in_end_of_epoch_work_keeps_the_completed_epochs(monkeypatc
     if early_stopping:
         assert len(model.validation_scores_) == len(model.validation_loss_curve_) == 3
     else:
-        _assert_same_model(model, _three_epochs())
+        assert_same_weights(model, _three_epochs())
 
 
 @pytest.mark.parametrize("solver", ["sgd", "momentum", "adam"])
@@ -220,7 +206,7 @@ def test_partial_fit_after_an_interrupt_continues_the_kept_model_exactly(monkeyp
     reference = _three_epochs(**params)
     interrupted.partial_fit(X, y)
     reference.partial_fit(X, y)
-    _assert_same_model(interrupted, reference)
+    assert_same_weights(interrupted, reference)
     assert interrupted.loss_curve_ == reference.loss_curve_
 
 

@@ -1,11 +1,10 @@
 """solver="lbfgs": full-batch L-BFGS, including scikit-learn's own lbfgs tests translated."""
 
-import signal
 import warnings
 
 import numpy as np
 import pytest
-from helpers import quiet_fit
+from helpers import ctrl_c_after, quiet_fit
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -95,7 +94,9 @@ def test_early_stopping_and_batches_are_ignored_as_in_scikit_learn():
 
 def test_loss_curve_has_the_objective_at_every_iteration_and_ends_at_the_weights():
     model = quiet_fit(
-        BackpropClassifier(solver="lbfgs", hidden_layer_sizes=(8,), l2=0.5, max_iter=15),
+        BackpropClassifier(
+            solver="lbfgs", hidden_layer_sizes=(8,), l2=0.5, max_iter=15, random_state=0
+        ),
         X_digits,
         y_digits,
     )
@@ -161,16 +162,9 @@ def test_warm_start_goes_on_from_the_previous_weights():
 
 
 def test_ctrl_c_keeps_the_last_accepted_iterate(monkeypatch):
-    original, calls = Network.backward, {"n": 0}
-
-    def backward(self, *args):
-        original(self, *args)
-        calls["n"] += 1
-        if calls["n"] == 6:
-            signal.raise_signal(signal.SIGINT)
-
+    backward = ctrl_c_after(Network, "backward", lambda calls: calls == 6)
     monkeypatch.setattr(Network, "backward", backward)
-    model = BackpropClassifier(solver="lbfgs", hidden_layer_sizes=(8,), max_iter=50)
+    model = BackpropClassifier(solver="lbfgs", hidden_layer_sizes=(8,), max_iter=50, random_state=0)
     with pytest.warns(UserWarning, match="interrupted by the user"):
         model.fit(X_digits, y_digits)
     assert 1 <= model.n_iter_ < 50 and len(model.loss_curve_) == model.n_iter_
@@ -244,5 +238,5 @@ def test_threads_are_sized_on_every_training_row(monkeypatch):
         original(self, product, *args, **kwargs)
 
     monkeypatch.setattr(_threads.FitThreads, "__init__", record)
-    quiet_fit(BackpropRegressor((50,), solver="lbfgs", max_iter=2), X_reg, y_reg)
+    quiet_fit(BackpropRegressor((50,), solver="lbfgs", max_iter=2, random_state=0), X_reg, y_reg)
     assert seen == [len(X_reg) * 10 * 50]

@@ -7,6 +7,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -32,7 +33,7 @@ OURS = ["skbackprop._estimators.BackpropClassifier", "skbackprop._estimators.Bac
 )
 def test_skops_round_trip_trusts_only_our_own_classes(model, target, tmp_path):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, target)
     path = tmp_path / "model.skops"
     sio.dump(model, path)
@@ -50,7 +51,7 @@ def test_skops_round_trip_trusts_only_our_own_classes(model, target, tmp_path):
 def test_joblib_round_trip(tmp_path):
     model = BackpropClassifier(max_iter=5, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
     joblib.dump(model, tmp_path / "model.joblib")
     restored = joblib.load(tmp_path / "model.joblib")
@@ -61,7 +62,7 @@ def test_joblib_round_trip(tmp_path):
 def test_skops_recipe_refuses_a_file_with_a_smuggled_function(pipeline, tmp_path):
     tampered = BackpropClassifier(max_iter=5, scoring=os.system, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         tampered.fit(X, y)
     if pipeline:
         tampered = make_pipeline(StandardScaler().fit(X), tampered)

@@ -27,13 +27,19 @@ def test_no_hidden_layer_matches_scikit_learns_poisson_glm(seed):
     np.testing.assert_allclose(mlp.intercepts_[0], glm.intercept_, rtol=1e-4)
     np.testing.assert_allclose(mlp.predict(X), glm.predict(X), rtol=1e-4)
     # With the squared error the output is not exponential, and the fit differs.
-    squared = BackpropRegressor(hidden_layer_sizes=(), l2=0, solver="lbfgs", tol=1e-7)
+    squared = BackpropRegressor(
+        hidden_layer_sizes=(), l2=0, solver="lbfgs", tol=1e-7, random_state=0
+    )
     assert not np.allclose(quiet_fit(squared, X, y).predict(X), glm.predict(X), rtol=1e-4)
 
 
 def test_loss_is_half_the_mean_poisson_deviance():
     model = quiet_fit(
-        BackpropRegressor(loss="poisson", hidden_layer_sizes=(4,), l2=0, solver="lbfgs"), X, y
+        BackpropRegressor(
+            loss="poisson", hidden_layer_sizes=(4,), l2=0, solver="lbfgs", random_state=0
+        ),
+        X,
+        y,
     )
     assert model.loss_ == pytest.approx(mean_poisson_deviance(y, model.predict(X)) / 2, rel=1e-9)
 

@@ -9,13 +9,13 @@ early stopping, sample weights, class weights, batch normalization and residual
 connections, and for fit, a warm-started fit and partial_fit.
 """
 
-import signal
 import warnings
 from unittest import mock
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import assert_same_weights, ctrl_c_after
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
@@ -128,20 +128,8 @@ def test_divergence_raises_and_loses_nothing(setup):
 
 def _interrupt_at_batch(count):
     """Patch the backward pass so that its ``count``-th call is followed by a Ctrl-C."""
-    original, calls = Network.backward, {"n": 0}
-
-    def backward(self, *args):
-        original(self, *args)
-        calls["n"] += 1
-        if calls["n"] == count:
-            signal.raise_signal(signal.SIGINT)
-
-    return mock.patch.object(Network, "backward", backward)
-
-
-def _same_weights(a, b):
-    for x, z in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
-        np.testing.assert_array_equal(x, z)
+    wrapped = ctrl_c_after(Network, "backward", lambda calls: calls == count)
+    return mock.patch.object(Network, "backward", wrapped)
 
 
 @SETTINGS
@@ -175,7 +163,7 @@ def test_ctrl_c_keeps_the_completed_epochs(setup, batch):
         else:
             _train(model, mode, X_in, y, sample_weight)
     _train(reference, mode, X_in, y, sample_weight)
-    _same_weights(model, reference)
+    assert_same_weights(model, reference)
     assert model.n_iter_ == reference.n_iter_
     assert model.loss_curve_ == reference.loss_curve_
     assert np.isfinite(_prediction(model, X_in)).all()

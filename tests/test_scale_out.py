@@ -116,5 +116,5 @@ def _no_leftover_client():
     yield
     from distributed import default_client
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="No clients found"):
         default_client()

@@ -1,10 +1,10 @@
 """Every warning skbackprop emits names the caller's line, not a line of the library."""
 
-import signal
 import warnings
 
 import numpy as np
 import pytest
+from helpers import ctrl_c_after
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
@@ -41,14 +41,8 @@ def test_it_names_the_callers_line_through_the_callback_wrapper():
 
 
 def test_the_interrupt_warning_names_the_callers_line(monkeypatch):
-    original, calls = Network.backward, {"n": 0}
-
-    def backward(self, *args):
-        original(self, *args)
-        calls["n"] += 1
-        if calls["n"] == 2:  # in the second epoch's only batch: that epoch completes
-            signal.raise_signal(signal.SIGINT)
-
+    # In the second epoch's only batch: that epoch completes.
+    backward = ctrl_c_after(Network, "backward", lambda calls: calls == 2)
     monkeypatch.setattr(Network, "backward", backward)
     model = BackpropClassifier(max_iter=5, random_state=0)
     (warning,) = _caught(lambda: model.fit(X, y))
