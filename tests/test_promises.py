@@ -158,7 +158,7 @@ def test_ctrl_c_keeps_the_completed_epochs(setup, batch):
             np.testing.assert_array_equal(_prediction(model, X_in), before)
             return
         if completed < 5 and mode != "partial_fit":
-            with pytest.warns(UserWarning, match=f"after {completed} complete epochs"):
+            with pytest.warns(UserWarning, match=f"after {completed} complete epoch"):
                 _train(model, mode, X_in, y, sample_weight)
         else:
             _train(model, mode, X_in, y, sample_weight)
