@@ -3,7 +3,7 @@
 from ._estimators import BackpropClassifier, BackpropRegressor
 from ._plot import GradientFlowDisplay, TrainingCurveDisplay
 
-__version__ = "0.2.0.dev0"
+__version__ = "0.3.0.dev0"
 
 __all__ = [
     "BackpropClassifier",
