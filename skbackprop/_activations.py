@@ -7,22 +7,25 @@ Every hidden activation is a pair ``(forward, derivative)``:
   written in terms of the output ``a = f(z)``, so the forward pass only has
   to keep activations, never pre-activations.
 
-``scratch`` (float) and ``mask`` (bool) are buffers shaped like ``z``; they
-let the training loop run without allocating a temporary on every batch.
+``scratch`` (float) and ``mask`` are buffers shaped like ``z``; they let the
+training loop run without allocating a temporary on every batch.
 ``derivative`` is given the ``mask`` that ``forward`` filled for the same
 rows: relu records there which units are active, so its backward pass is a
 single multiplication (multiplying by a bool mask is also faster in numpy
-than ``maximum(z, 0)`` or ``sign(a)``).
+than ``maximum(z, 0)`` or ``sign(a)``). GELU and SiLU cannot write ``f'``
+in terms of ``f`` (neither is invertible), so their ``mask`` is a float
+buffer (``mask_dtype``) in which the forward pass leaves ``f'(z)`` itself.
 
 Output activations map the last layer's pre-activation (the logits) to the
 prediction; their derivatives never appear explicitly because each one is
 paired with its canonical loss in :mod:`skbackprop._losses`.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 LEAKY_RELU_SLOPE = 0.01
 
@@ -37,10 +40,13 @@ class HiddenActivation(NamedTuple):
     and the ``mask`` the forward pass left; it may write ``scratch``. To add
     an activation: the two functions, an entry in ``HIDDEN_ACTIVATIONS``, and
     its row in ``tests/test_activations.py`` (the gradient check covers it).
+    ``mask_dtype`` is the dtype of ``mask``: bool, or the network's float
+    dtype (``float``) for an activation that keeps ``f'(z)`` there.
     """
 
     forward: object
     derivative: object
+    mask_dtype: type = bool
 
 
 def identity(z, scratch, mask):
@@ -99,12 +105,76 @@ def leaky_relu_derivative(a, delta, scratch, mask):
     delta *= scratch
 
 
+def elu(z, scratch, mask):
+    # f = z for z > 0, e^z - 1 otherwise: max(z, expm1(min(z, 0))), which never overflows.
+    np.minimum(z, 0, out=scratch)
+    np.expm1(scratch, out=scratch)
+    np.maximum(z, scratch, out=z)
+
+
+def elu_derivative(a, delta, scratch, mask):
+    # f' = 1 for z > 0, e^z = a + 1 otherwise; a > 0 exactly where z > 0: min(a, 0) + 1.
+    np.minimum(a, 0, out=scratch)
+    scratch += 1
+    delta *= scratch
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def gelu(z, scratch, mask):
+    # The exact GELU, f = z Phi(z) with Phi the standard normal CDF (PyTorch's default).
+    ndtr(z, out=scratch)
+    if mask is not None:
+        # f' = Phi(z) + z phi(z), kept in the float mask for the backward pass.
+        np.square(z, out=mask)
+        mask *= -0.5
+        np.exp(mask, out=mask)
+        mask *= _INV_SQRT_2PI
+        mask *= z
+        mask += scratch
+    z *= scratch
+
+
+def silu(z, scratch, mask):
+    # f = z sigma(z) (swish); f' = sigma(z) (1 + z (1 - sigma(z))), kept in the float mask.
+    expit(z, out=scratch)
+    if mask is not None:
+        np.subtract(1, scratch, out=mask)
+        mask *= z
+        mask += 1
+        mask *= scratch
+    z *= scratch
+
+
+def derivative_from_mask(a, delta, scratch, mask):
+    # The forward pass left f'(z) in the float mask.
+    delta *= mask
+
+
+def softplus(z, scratch, mask):
+    # f = log(1 + e^z), computed without overflow.
+    np.logaddexp(0, z, out=z)
+
+
+def softplus_derivative(a, delta, scratch, mask):
+    # f' = sigma(z) = 1 - e^(-a), as -expm1(-a): exact where a is tiny too.
+    np.negative(a, out=scratch)
+    np.expm1(scratch, out=scratch)
+    np.negative(scratch, out=scratch)
+    delta *= scratch
+
+
 HIDDEN_ACTIVATIONS = {
     "identity": HiddenActivation(identity, identity_derivative),
     "logistic": HiddenActivation(logistic, logistic_derivative),
     "tanh": HiddenActivation(tanh, tanh_derivative),
     "relu": HiddenActivation(relu, relu_derivative),
     "leaky_relu": HiddenActivation(leaky_relu, leaky_relu_derivative),
+    "elu": HiddenActivation(elu, elu_derivative),
+    "gelu": HiddenActivation(gelu, derivative_from_mask, float),
+    "silu": HiddenActivation(silu, derivative_from_mask, float),
+    "softplus": HiddenActivation(softplus, softplus_derivative),
 }
 
 

@@ -7,8 +7,13 @@ hidden_layer_sizes : tuple of int, default=(100,)
     Units in each hidden layer; ``()`` means no hidden layer (a linear or
     logistic model trained by gradient descent). An int is one hidden layer.
 
-activation : {"identity", "logistic", "tanh", "relu", "leaky_relu"}, default="relu"
-    Activation of the hidden layers. ``leaky_relu`` is ``max(z, 0.01 z)``.
+activation : str or sequence of str, default="relu"
+    Activation of the hidden layers: ``"identity"``, ``"logistic"``,
+    ``"tanh"``, ``"relu"``, ``"leaky_relu"`` (``max(z, 0.01 z)``), ``"elu"``
+    (``z`` for ``z > 0``, else ``exp(z) - 1``), ``"gelu"`` (the exact
+    ``z * Phi(z)``, ``Phi`` the standard normal CDF, as PyTorch's default),
+    ``"silu"`` (``z * sigmoid(z)``, also known as swish) or ``"softplus"``
+    (``log(1 + exp(z))``); or a sequence of these, one per hidden layer.
 
 solver : {"sgd", "momentum", "adam", "rmsprop", "adagrad", "lbfgs"}, default="adam"
     ``"sgd"``: ``w -= lr * g``. ``"momentum"``: ``v = momentum * v - lr * g;

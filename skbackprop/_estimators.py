@@ -124,7 +124,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), "array-like"],
         "solver": [StrOptions({*SOLVERS, "lbfgs"})],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -278,6 +278,20 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return tuple(float(rate) for rate in rates)
 
+    def _activations(self, n_hidden):
+        """``activation`` as the network takes it: one name, or a tuple of one per hidden layer."""
+        if isinstance(self.activation, str):
+            return self.activation
+        names = tuple(self.activation)
+        if len(names) != n_hidden or not all(
+            isinstance(name, str) and name in HIDDEN_ACTIVATIONS for name in names
+        ):
+            raise ValueError(
+                f"activation must be one of {sorted(HIDDEN_ACTIVATIONS)} or a sequence with "
+                f"one of them per hidden layer ({n_hidden} here), got {self.activation!r}."
+            )
+        return names
+
     def _check_layer_options(self, hidden):
         if self.batch_normalization and self.batch_size == 1:
             raise ValueError(
@@ -335,6 +349,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._validate_params()
         hidden = self._hidden_layer_sizes()
         dropout = self._dropout_rates(len(hidden))
+        self._activations(len(hidden))
         if self.solver == "lbfgs" and any(dropout):
             raise ValueError(
                 f"dropout={self.dropout!r} makes the objective random, which solver='lbfgs' "
@@ -449,7 +464,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         output_activation = self._output_activation()
         network = Network(
             layer_sizes,
-            self.activation,
+            self._activations(len(hidden)),
             output_activation,
             data.X.dtype,
             dropout,
@@ -812,6 +827,9 @@ True
 
 
 class BackpropClassifier(ClassifierMixin, _BaseBackprop):
+    # scikit-learn reads the estimator's kind from its tags; tools that still read
+    # this attribute (yellowbrick, for one) refuse a model without it.
+    _estimator_type = "classifier"
     _parameter_constraints: dict = {
         **_BaseBackprop._parameter_constraints,
         "class_weight": [None, dict, StrOptions({"balanced"})],
@@ -1140,6 +1158,7 @@ True
 
 
 class BackpropRegressor(RegressorMixin, _BaseBackprop):
+    _estimator_type = "regressor"  # as BackpropClassifier's
     __doc__ = _docs.fill(
         _REGRESSOR_DOC,
         parameters=_docs.parameters(split="a random split", score="R^2"),

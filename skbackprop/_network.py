@@ -63,7 +63,9 @@ class _Workspace:
     Made once per batch size and reused, so training allocates nothing per batch.
     """
 
-    def __init__(self, n_rows, layer_sizes, dtype, dropout, training, normalized, skips):
+    def __init__(
+        self, n_rows, layer_sizes, dtype, dropout, training, normalized, skips, mask_dtypes
+    ):
         hidden = layer_sizes[1:-1]
         n_outputs = layer_sizes[-1]
         self.training = training
@@ -74,10 +76,13 @@ class _Workspace:
         # hidden[l] holds z then, in place, a = f(z) of hidden layer l.
         self.hidden = [new(width) for width in hidden]
         self.scratch = [new(width) for width in hidden]
-        # What the activation's forward pass leaves for its derivative (relu: active units);
-        # None when no backward pass follows.
+        # What the activation's forward pass leaves for its derivative (relu: active units,
+        # GELU: f'(z) itself); None when no backward pass follows.
         self.activation_masks = [
-            np.empty((n_rows, width), dtype=bool) if training else None for width in hidden
+            np.empty((n_rows, width), dtype=dtype if mask_dtype is float else mask_dtype)
+            if training
+            else None
+            for width, mask_dtype in zip(hidden, mask_dtypes, strict=True)
         ]
         if not training:
             dropout = (0.0,) * len(hidden)
@@ -122,8 +127,8 @@ class Network:
     ----------
     layer_sizes : sequence of int
         Units per layer, input and output included.
-    activation : str
-        Hidden activation, a key of ``HIDDEN_ACTIVATIONS``.
+    activation : str or sequence of str
+        Hidden activation, a key of ``HIDDEN_ACTIVATIONS``, or one per hidden layer.
     output_activation : str
         A key of ``OUTPUT_ACTIVATIONS``.
     dtype : numpy dtype
@@ -159,7 +164,7 @@ class Network:
         self.dtype = np.dtype(dtype)
         self.n_hidden = len(self.layer_sizes) - 2
         self.dropout = tuple(dropout) if dropout is not None else (0.0,) * self.n_hidden
-        self._f, self._f_derivative = HIDDEN_ACTIVATIONS[activation]
+        self._set_activations(activation)
         self._output_f = OUTPUT_ACTIVATIONS[output_activation]
 
         self.skips = residual_layers(self.layer_sizes) if residual else (False,) * self.n_hidden
@@ -229,13 +234,34 @@ class Network:
                 for gamma, beta, mean, variance in zip(*normalization, strict=True)
             ]
         network.normalized = tuple(step is not None for step in network.normalizations)
-        network._f, network._f_derivative = HIDDEN_ACTIVATIONS[activation]
+        network._set_activations(activation)
         network._output_f = OUTPUT_ACTIVATIONS[output_activation]
         network.coefs, network.intercepts = list(coefs), list(intercepts)
         network.params = network.grads = None
         network._workspaces = {}
         network._thread_workspaces = threading.local()
         return network
+
+    def _set_activations(self, activation):
+        """``activation``: one name for every hidden layer, or a sequence of one per layer."""
+        self.activation = activation
+        if isinstance(activation, str):
+            self.activations = (activation,) * self.n_hidden
+        else:
+            self.activations = tuple(activation)
+        self._steps = [HIDDEN_ACTIVATIONS[name] for name in self.activations]
+
+    def _init_activation(self, layer):
+        """The activation ``init`` scales layer ``layer``'s weights for.
+
+        A hidden layer's own; the output layer's, as in scikit-learn, the hidden
+        one (the last hidden layer's when they differ).
+        """
+        if layer < self.n_hidden:
+            return self.activations[layer]
+        if isinstance(self.activation, str) or not self.activations:
+            return self.activation if isinstance(self.activation, str) else "relu"
+        return self.activations[-1]
 
     def _views(self, flat, shapes, normalized_widths):
         coefs, start = [], 0
@@ -267,9 +293,10 @@ class Network:
         Batch normalization starts as the identity: gamma 1, beta 0.
         """
         initializer = INITIALIZERS[init] if isinstance(init, str) else init
-        for coef, intercept in zip(self.coefs, self.intercepts, strict=True):
+        for layer, (coef, intercept) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
             fan_in, fan_out = coef.shape
-            coef[...], intercept[...] = initializer(fan_in, fan_out, rng, self.activation)
+            activation = self._init_activation(layer)
+            coef[...], intercept[...] = initializer(fan_in, fan_out, rng, activation)
         for gamma in self.gammas:
             gamma[...] = 1.0
         return self
@@ -307,6 +334,7 @@ class Network:
             training,
             self.normalized,
             self.skips,
+            [step.mask_dtype for step in self._steps],
         )
 
     def _workspace(self, n_rows, training):
@@ -355,7 +383,7 @@ class Network:
             normalization.forward(z, ws.batch_stats[index], ws.row_weights, ws.ones, self.momentum)
         else:
             normalization.predict(z, self.intercepts[index], ws.batch_stats[index])
-        self._f(z, ws.scratch[index], ws.activation_masks[index])
+        self._steps[index].forward(z, ws.scratch[index], ws.activation_masks[index])
         output = ws.inputs[index]  # z itself unless dropout or a skip needs a copy
         rate = self.dropout[index]
         if training and rate > 0:
@@ -409,7 +437,8 @@ class Network:
             np.copyto(ws.skip_deltas[index], delta)
         if ws.dropout_masks[index] is not None:
             delta *= ws.dropout_masks[index]
-        self._f_derivative(ws.hidden[index], delta, ws.scratch[index], ws.activation_masks[index])
+        derivative = self._steps[index].derivative
+        derivative(ws.hidden[index], delta, ws.scratch[index], ws.activation_masks[index])
         normalization = self.normalizations[index]
         if normalization is not None:
             normalization.backward(

@@ -314,11 +314,12 @@ class FitThreads:
         return _probed[self.probe_key]
 
     def __enter__(self):
+        """Enter the fit's section; returns None when there is nothing to do between batches."""
         self.measuring = self._may_measure()
         self.section = Section(size_rule(self.product)).__enter__()
         self._plan, self._times = [], {ONE: [], CALLERS: []}
         self._decided_at = -float("inf")
-        return self
+        return self if self.section.mode is not None else None
 
     def __exit__(self, *exc_info):
         self.section.__exit__(*exc_info)

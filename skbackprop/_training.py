@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _warnings
-from ._threads import dot
+from ._threads import DOT_BLOCK, dot
 
 # Outputs this many times the targets' scale (1 + max |Y|) are divergence, however finite:
 # no fit that is converging comes near (logits of 1e10 saturate anything).
@@ -277,9 +277,9 @@ class Trainer:
         after it; the latter returning True stops training.
     verbose : int
     threads : object or None
-        ``threads.before_batch()`` and ``threads.after_batch(n_rows)`` around
-        every batch: where :class:`skbackprop._threads.FitThreads` measures
-        and chooses BLAS threads.
+        If given, ``threads.before_batch()`` and ``threads.after_batch(n_rows)``
+        around every batch: where :class:`skbackprop._threads.FitThreads`
+        measures and chooses BLAS threads.
     """
 
     def __init__(
@@ -320,7 +320,9 @@ class Trainer:
         self.clip_gradient_norm = clip_gradient_norm
         self.hooks = hooks
         self.verbose = verbose
-        self.threads = threads if threads is not None else _NoThreadChoice()
+        self.threads = threads
+        # Short vectors are summed by one BLAS call on one thread anyway: no wrapper.
+        self._dot = np.dot if network.params.size <= DOT_BLOCK else dot
         self.output_limit = math.inf  # set from the targets by run()
         self._penalty_scratch = np.empty_like(network.weights)
         # Flat views of each layer's weight gradient, and the per-layer sums of
@@ -423,7 +425,8 @@ class Trainer:
             # batch lets the epoch complete.
             if ctrl_c.pressed:
                 raise KeyboardInterrupt
-            self.threads.before_batch()
+            if self.threads is not None:
+                self.threads.before_batch()
             batch_loss = self._gradient(X_batch, Y_batch, scale, self.rng)
             if not math.isfinite(batch_loss):
                 raise ValueError(NON_FINITE_MESSAGE.format(epoch=epoch, what="training loss"))
@@ -431,12 +434,13 @@ class Trainer:
             if self.clip_gradient_norm is not None:
                 self._clip_gradient()
             self.solver.step(self.network.params, self.network.grads)
-            self.threads.after_batch(X_batch.shape[0])
+            if self.threads is not None:
+                self.threads.after_batch(X_batch.shape[0])
             total_loss += batch_loss * batch_weight
         self.check_outputs(epoch)
         params = self.network.params
         # Huge but finite weights (their squares overflow) have diverged too.
-        if not math.isfinite(dot(params, params)):
+        if not math.isfinite(float(self._dot(params, params))):
             raise ValueError(
                 NON_FINITE_MESSAGE.format(epoch=epoch, what="sum of the squared weights")
             )
@@ -481,7 +485,9 @@ class Trainer:
                     X = rng.standard_normal((rows, network.layer_sizes[0])).astype(network.dtype)
                     Y = rng.random((rows, network.layer_sizes[-1])).astype(network.dtype)
                     value = self._gradient(X, Y, 1.0 / rows, rng)
-                    norms = [dot(g, g) for g in (network.grads, *self._flat_weight_grads)]
+                    norms = [
+                        float(self._dot(g, g)) for g in (network.grads, *self._flat_weight_grads)
+                    ]
                     results += [network.grads.copy(), np.array([value, *norms])]
                 if self.validation_data is not None:
                     results.append(np.array([self.validation_loss()]))
@@ -512,13 +518,13 @@ class Trainer:
         if self.l2:
             # 0.5 * l2 / n * sum(w**2) is half the dot product of w with its gradient.
             np.multiply(weights, self.l2 / self.penalty_n_samples, out=scratch)
-            value += 0.5 * dot(weights, scratch)
+            value += 0.5 * float(self._dot(weights, scratch))
             grads += scratch
         if self.l1:
             # sum(|w|) = w . sign(w)
             np.sign(weights, out=scratch)
             scratch *= self.l1 / self.penalty_n_samples
-            value += dot(weights, scratch)
+            value += float(self._dot(weights, scratch))
             grads += scratch
         return value
 
@@ -526,12 +532,12 @@ class Trainer:
         # Before clipping, so exploding gradients show even when clipped.
         sums = self._gradient_rms_sums
         for index, flat in enumerate(self._flat_weight_grads):
-            sums[index] += math.sqrt(dot(flat, flat) / flat.size)
+            sums[index] += math.sqrt(self._dot(flat, flat) / flat.size)
         self._n_batches += 1
 
     def _clip_gradient(self):
         grads = self.network.grads
-        norm = math.sqrt(dot(grads, grads))
+        norm = math.sqrt(self._dot(grads, grads))
         if norm > self.clip_gradient_norm:
             grads *= self.clip_gradient_norm / norm
 
@@ -556,7 +562,7 @@ class Trainer:
         weights = self.network.weights
         value = 0.0
         if self.l2:
-            value += 0.5 * self.l2 * dot(weights, weights)
+            value += 0.5 * self.l2 * float(self._dot(weights, weights))
         if self.l1:
             value += self.l1 * float(np.abs(weights).sum())
         return value / self.penalty_n_samples
@@ -636,16 +642,6 @@ class Trainer:
 def output_limit(Y):
     """The largest output a fit to targets ``Y`` may reach before it counts as diverged."""
     return OUTPUT_LIMIT * (1.0 + float(np.abs(Y).max(initial=0.0)))
-
-
-class _NoThreadChoice:
-    """The ``threads`` of a trainer whose caller chooses no BLAS threads."""
-
-    def before_batch(self):
-        pass
-
-    def after_batch(self, n_rows):
-        pass
 
 
 class _CtrlC:

@@ -18,6 +18,8 @@ an ``(n_samples, n_outputs)`` tensor. Exporting an unfitted model raises
 ``NotFittedError``.
 """
 
+import math
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -138,16 +140,45 @@ def _forward(model, X, dtype, opset):
     """The network's output activations as an ONNX expression of X."""
     from skl2onnx.algebra import onnx_ops as ops
 
+    def constant(value):
+        return np.array([value], dtype=dtype)
+
+    def op(name, *inputs, **attributes):
+        return getattr(ops, f"Onnx{name}")(*inputs, op_version=opset, **attributes)
+
+    def erf(x):
+        # onnxruntime has Erf for float32 only: a float64 graph computes it in float32
+        # (relative error about 1e-7 in the GELU's output).
+        if np.dtype(dtype) == np.float32:
+            return op("Erf", x)
+        single = op("Erf", op("Cast", x, to=_onnx_type(np.float32)))
+        return op("Cast", single, to=_onnx_type(dtype))
+
+    # The newer activations from primitives, each the way numpy computes it here (several
+    # of ONNX's own, LeakyRelu among them, run in float32 only in onnxruntime).
     hidden = {
-        "identity": lambda z: ops.OnnxIdentity(z, op_version=opset),
-        "logistic": lambda z: ops.OnnxSigmoid(z, op_version=opset),
-        "tanh": lambda z: ops.OnnxTanh(z, op_version=opset),
-        "relu": lambda z: ops.OnnxRelu(z, op_version=opset),
-        # max(z, slope * z), as numpy computes it: onnxruntime has LeakyRelu for float32 only.
-        "leaky_relu": lambda z: ops.OnnxMax(
-            z,
-            ops.OnnxMul(z, np.array([LEAKY_RELU_SLOPE], dtype=dtype), op_version=opset),
-            op_version=opset,
+        "identity": lambda z: op("Identity", z),
+        "logistic": lambda z: op("Sigmoid", z),
+        "tanh": lambda z: op("Tanh", z),
+        "relu": lambda z: op("Relu", z),
+        # max(z, slope * z)
+        "leaky_relu": lambda z: op("Max", z, op("Mul", z, constant(LEAKY_RELU_SLOPE))),
+        # max(z, exp(min(z, 0)) - 1)
+        "elu": lambda z: op(
+            "Max", z, op("Sub", op("Exp", op("Min", z, constant(0.0))), constant(1.0))
+        ),
+        # z * (1 + erf(z / sqrt(2))) / 2
+        "gelu": lambda z: op(
+            "Mul",
+            op("Mul", z, constant(0.5)),
+            op("Add", constant(1.0), erf(op("Mul", z, constant(1 / math.sqrt(2))))),
+        ),
+        "silu": lambda z: op("Mul", z, op("Sigmoid", z)),
+        # max(z, 0) + log(1 + exp(-|z|)), which never overflows
+        "softplus": lambda z: op(
+            "Add",
+            op("Relu", z),
+            op("Log", op("Add", constant(1.0), op("Exp", op("Neg", op("Abs", z))))),
         ),
     }
     output = {
@@ -166,7 +197,8 @@ def _forward(model, X, dtype, opset):
         z = ops.OnnxAdd(product, intercept.astype(dtype), op_version=opset)
         if index == last:
             return output[model.out_activation_](z)
-        layer_output = hidden[model._hidden_activation](z)
+        name = model._hidden_activation
+        layer_output = hidden[name if isinstance(name, str) else name[index]](z)
         if index < len(skips) and skips[index]:  # a residual layer adds its input
             layer_output = ops.OnnxAdd(layer_output, activation, op_version=opset)
         activation = layer_output

@@ -1,18 +1,26 @@
+import math
+
 import numpy as np
 import pytest
+from scipy.special import erf
 
 from skbackprop._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 
 
+def _mask(name, shape, dtype=np.float64):
+    mask_dtype = HIDDEN_ACTIVATIONS[name].mask_dtype
+    return np.empty(shape, dtype if mask_dtype is float else mask_dtype)
+
+
 @pytest.mark.parametrize("name", sorted(HIDDEN_ACTIVATIONS))
 def test_derivative_from_output_matches_finite_differences(name):
-    forward, derivative = HIDDEN_ACTIVATIONS[name]
+    forward, derivative, _ = HIDDEN_ACTIVATIONS[name]
     rng = np.random.default_rng(0)
     # Stay away from relu's kink at 0, where the derivative is not defined.
     z = rng.uniform(0.1, 3, size=(5, 4)) * rng.choice([-1, 1], size=(5, 4))
     eps = 1e-6
 
-    mask = np.empty(z.shape, bool)
+    mask = _mask(name, z.shape)
 
     def f(values):
         out = values.copy()
@@ -27,23 +35,49 @@ def test_derivative_from_output_matches_finite_differences(name):
     np.testing.assert_allclose(delta, numeric, rtol=1e-7, atol=1e-9)
 
 
-def test_hidden_forward_values():
-    z = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
-    expected = {
-        "identity": z,
-        "logistic": 1 / (1 + np.exp(-z)),
-        "tanh": np.tanh(z),
-        "relu": np.maximum(z, 0),
-        "leaky_relu": np.where(z > 0, z, 0.01 * z),
-    }
-    for name, (forward, _) in HIDDEN_ACTIVATIONS.items():
-        out = z.copy()
-        forward(out, np.empty_like(out), np.empty(out.shape, bool))
-        np.testing.assert_allclose(out, expected[name], err_msg=name)
+Z = np.array([[-40.0, -2.0, -0.5, 0.0, 0.5, 2.0, 40.0]])
+# Each activation by its textbook formula.
+EXPECTED = {
+    "identity": Z,
+    "logistic": 1 / (1 + np.exp(-Z)),
+    "tanh": np.tanh(Z),
+    "relu": np.maximum(Z, 0),
+    "leaky_relu": np.where(Z > 0, Z, 0.01 * Z),
+    "elu": np.where(Z > 0, Z, np.exp(np.minimum(Z, 0)) - 1),
+    "gelu": Z * 0.5 * (1 + erf(Z / math.sqrt(2))),
+    "silu": Z / (1 + np.exp(-Z)),
+    "softplus": np.log1p(np.exp(np.minimum(Z, 30))) + np.maximum(Z - 30, 0),
+}
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_hidden_forward_values(training):
+    assert set(EXPECTED) == set(HIDDEN_ACTIVATIONS)
+    for name, (forward, _, _) in HIDDEN_ACTIVATIONS.items():
+        out = Z.copy()
+        # Prediction passes no mask: nothing is kept for a backward pass.
+        forward(out, np.empty_like(out), _mask(name, out.shape) if training else None)
+        np.testing.assert_allclose(out, EXPECTED[name], rtol=1e-12, atol=1e-300, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["elu", "gelu", "silu", "softplus"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_new_activations_stay_finite_and_exact_at_the_extremes(name, dtype):
+    forward, derivative, _ = HIDDEN_ACTIVATIONS[name]
+    z = np.array([[-1e4, -80.0, -1e-8, 0.0, 1e-8, 80.0, 1e4]], dtype=dtype)
+    a, mask = z.copy(), _mask(name, z.shape, dtype)
+    with np.errstate(all="raise", under="ignore"):
+        forward(a, np.empty_like(a), mask)
+        delta = np.ones_like(z)
+        derivative(a, delta, np.empty_like(a), mask)
+    assert a.dtype == dtype and np.isfinite(a).all() and np.isfinite(delta).all()
+    np.testing.assert_allclose(a[0, -1], 1e4, rtol=1e-6)  # each is ~z for large z
+    np.testing.assert_allclose(delta[0, -1], 1.0, rtol=1e-6)  # and its slope 1
+    assert abs(delta[0, 0]) < 1e-6  # and flat far below 0
 
 
 def test_relu_derivative_is_zero_where_inactive():
-    forward, derivative = HIDDEN_ACTIVATIONS["relu"]
+    forward, derivative, _ = HIDDEN_ACTIVATIONS["relu"]
     a = np.array([[-1.0, 1.5, 0.0, 2.0]])
     mask = np.empty(a.shape, bool)
     forward(a, np.empty_like(a), mask)
@@ -69,3 +103,29 @@ def test_output_logistic_and_identity():
     np.testing.assert_allclose(out, [[0.0, 0.5, 1.0]])
     OUTPUT_ACTIVATIONS["identity"](z, out, np.empty((1, 2)))
     np.testing.assert_array_equal(out, z)
+
+
+@pytest.mark.parametrize("name", ["elu", "gelu", "silu", "softplus", "relu", "tanh"])
+def test_forward_and_derivative_match_pytorch(name):
+    """The same values through PyTorch's modules and autograd (skipped without PyTorch)."""
+    torch = pytest.importorskip("torch")
+    modules = {
+        "elu": torch.nn.ELU(alpha=1.0),
+        "gelu": torch.nn.GELU(approximate="none"),
+        "silu": torch.nn.SiLU(),
+        "softplus": torch.nn.Softplus(beta=1.0, threshold=1e9),
+        "relu": torch.nn.ReLU(),
+        "tanh": torch.nn.Tanh(),
+    }
+    z = np.random.default_rng(0).normal(scale=3, size=(6, 5))
+    forward, derivative, _ = HIDDEN_ACTIVATIONS[name]
+    a, mask = z.copy(), _mask(name, z.shape)
+    forward(a, np.empty_like(a), mask)
+    upstream = np.random.default_rng(1).normal(size=z.shape)
+    delta = upstream.copy()
+    derivative(a, delta, np.empty_like(a), mask)
+    z_torch = torch.tensor(z, requires_grad=True)
+    out = modules[name](z_torch)
+    out.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(a, out.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(delta, z_torch.grad.numpy(), rtol=1e-10, atol=1e-14)

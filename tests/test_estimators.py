@@ -409,7 +409,7 @@ def test_grid_search_in_parallel(classification):
     [
         ({"hidden_layer_sizes": (3, 0)}, "hidden_layer_sizes"),
         ({"hidden_layer_sizes": (3, 2.5)}, "hidden_layer_sizes"),
-        ({"activation": "softplus"}, "activation"),
+        ({"activation": "swish"}, "activation"),
         ({"solver": "newton"}, "solver"),
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate_init": 0}, "learning_rate_init"),
@@ -726,3 +726,37 @@ def test_float32_training_of_float64_input_matches_training_on_float32_input():
     from_64 = quiet_fit(BackpropClassifier(dtype="float32", max_iter=5, random_state=0), X, y)
     from_32 = quiet_fit(BackpropClassifier(max_iter=5, random_state=0), X.astype(np.float32), y)
     assert_same_weights(from_64, from_32)
+
+
+# -- what scikit-learn's MLP users asked for (issue 19) -------------------------
+
+
+def test_the_estimator_type_is_an_attribute_too():
+    """Tools that read _estimator_type (yellowbrick) accept the models."""
+    assert BackpropClassifier._estimator_type == "classifier"
+    assert BackpropRegressor()._estimator_type == "regressor"
+
+
+def test_one_activation_per_hidden_layer(classification):
+    X, y = classification
+    model = quiet_fit(
+        BackpropClassifier((16, 8), activation=("gelu", "tanh"), max_iter=5, random_state=0), X, y
+    )
+    # The forward pass by hand: gelu, then tanh, then softmax.
+    from scipy.special import erf, softmax
+
+    z1 = X @ model.coefs_[0] + model.intercepts_[0]
+    a1 = z1 * 0.5 * (1 + erf(z1 / np.sqrt(2)))
+    a2 = np.tanh(a1 @ model.coefs_[1] + model.intercepts_[1])
+    proba = softmax(a2 @ model.coefs_[2] + model.intercepts_[2], axis=1)
+    np.testing.assert_allclose(model.predict_proba(X), proba, rtol=1e-10)
+    assert pickle.loads(pickle.dumps(model)).predict_proba(X[:3]).shape == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "activation", [("relu",), ("relu", "tanh", "relu"), ("relu", "swish"), "swish", ("relu", 3)]
+)
+def test_a_wrong_activation_names_the_parameter(classification, activation):
+    X, y = classification
+    with pytest.raises(ValueError, match="activation"):
+        BackpropClassifier((16, 8), activation=activation).fit(X, y)

@@ -14,9 +14,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop._activations import HIDDEN_ACTIVATIONS
 from skbackprop.onnx import register_converters
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu"]
+# Every activation, and one network mixing them layer by layer.
+ACTIVATIONS = [*sorted(HIDDEN_ACTIVATIONS), ("gelu", "elu")]
 rng = np.random.default_rng(0)
 X = rng.normal(size=(120, 5)).astype(np.float32)
 TARGETS = {
@@ -45,7 +47,7 @@ DTYPES = [np.float32, np.float64]
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("target", list(TARGETS))
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=str)
 def test_classifier_matches_onnxruntime(target, activation, dtype):
     model = BackpropClassifier(
         hidden_layer_sizes=(8, 6),
@@ -65,12 +67,13 @@ def test_classifier_matches_onnxruntime(target, activation, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_outputs", [1, 2])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=str)
 def test_regressor_matches_onnxruntime(activation, n_outputs, dtype):
     Y = np.column_stack([X[:, 0] - X[:, 1], X[:, 2] ** 2])[:, :n_outputs]
     X_in = X.astype(dtype)
+    sizes = (8,) if isinstance(activation, str) else (8, 6)
     model = BackpropRegressor(
-        hidden_layer_sizes=(8,), activation=activation, max_iter=30, random_state=0
+        hidden_layer_sizes=sizes, activation=activation, max_iter=30, random_state=0
     ).fit(X_in, Y.ravel() if n_outputs == 1 else Y)
     (output,) = _run(model, X_in)
     assert output.shape == (len(X), n_outputs) and output.dtype == dtype

@@ -203,6 +203,11 @@ RESIDUAL = dict(residual=True)
         ("tanh", Momentum, 0.0, True, True, RESIDUAL),
         ("relu", Adam, 0.2, True, True, {**BN, **RESIDUAL}),
         ("logistic", Sgd, 0.0, False, False, {**BN, **RESIDUAL}),
+        ("gelu", Adam, 0.2, True, True, {}),
+        ("silu", Momentum, 0.0, False, True, BN),
+        ("elu", Sgd, 0.0, True, False, RESIDUAL),
+        ("softplus", Adam, 0.0, False, True, {}),
+        (("gelu", "relu"), Adam, 0.0, False, True, {}),
     ],
 )
 def test_batch_loop_allocates_nothing_that_scales_with_the_batch(
