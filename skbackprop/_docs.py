@@ -15,10 +15,15 @@ activation : str or sequence of str, default="relu"
     ``"silu"`` (``z * sigmoid(z)``, also known as swish) or ``"softplus"``
     (``log(1 + exp(z))``); or a sequence of these, one per hidden layer.
 
-solver : {"sgd", "momentum", "adam", "rmsprop", "adagrad", "lbfgs"}, default="adam"
+solver : {"sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"}, \
+        default="adam"
     ``"sgd"``: ``w -= lr * g``. ``"momentum"``: ``v = momentum * v - lr * g;
     w += v`` (Nesterov's variant with ``nesterovs_momentum=True``).
-    ``"adam"``: Adam with bias-corrected moments. ``"rmsprop"``: ``v = rho *
+    ``"adam"``: Adam with bias-corrected moments. ``"adamw"``: Adam with
+    decoupled weight decay, ``W -= lr * l2 * W`` before each step, as
+    ``torch.optim.AdamW(weight_decay=l2)`` with the biases undecayed: for
+    it ``l2`` is that decay rate and leaves the gradient and the reported
+    loss. ``"rmsprop"``: ``v = rho *
     v + (1 - rho) * g ** 2; w -= lr * g / (sqrt(v) + epsilon)``.
     ``"adagrad"``: ``G += g ** 2; w -= lr * g / (sqrt(G) + epsilon)``.
     ``"lbfgs"``: full-batch L-BFGS (scipy's L-BFGS-B), which converges faster
@@ -36,15 +41,25 @@ batch_size : int or "auto", default="auto"
 learning_rate_init : float, default=0.001
     Initial step size.
 
-learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    Step-size schedule, for every solver (scikit-learn's MLP applies it to
-    ``"sgd"`` only). ``"invscaling"``: ``lr = learning_rate_init / (t + 1) **
-    power_t`` after each epoch, ``t`` being the samples seen so far.
-    ``"adaptive"``: when the stopping rule would end training, divide the
-    step size by 5 and go on, until it falls below 1e-6.
+learning_rate : {"constant", "invscaling", "adaptive", "cosine"} or callable, \
+        default="constant"
+    Step-size schedule, for every stochastic solver (scikit-learn's MLP
+    applies it to ``"sgd"`` only). ``"invscaling"``: ``lr =
+    learning_rate_init / (t + 1) ** power_t`` after each epoch, ``t`` being
+    the samples seen so far. ``"adaptive"``: when the stopping rule would end
+    training, divide the step size by 5 and go on, until it falls below
+    1e-6. ``"cosine"``: epoch ``e`` (0-based) takes ``learning_rate_init * (1
+    + cos(pi * e / max_iter)) / 2``, as PyTorch's ``CosineAnnealingLR(T_max=
+    max_iter, eta_min=0)`` stepped per epoch (and 0 after ``max_iter``
+    epochs). A callable ``learning_rate(e) -> rate`` gives epoch ``e``'s rate.
+    Epochs count across warm starts and ``partial_fit`` calls.
 
 power_t : float, default=0.5
     Exponent of the ``"invscaling"`` schedule.
+
+warmup_iter : int, default=0
+    Linear warm-up: the first ``warmup_iter`` epochs take ``(e + 1) /
+    warmup_iter`` times the schedule's rate, whatever the schedule.
 
 max_iter : int, default=200
     Maximum number of epochs (passes over the training data) per call to
@@ -66,6 +81,8 @@ l2 : float, default=0.0001
     on ``batch_size``.
     scikit-learn's ``MLPClassifier`` divides its ``alpha`` by the batch size
     instead, so ``alpha`` there matches ``l2`` here only for full batches.
+    With ``solver="adamw"``, ``l2`` is the decoupled decay rate instead (see
+    ``solver``).
 
 dropout : float or tuple of float, default=0.0
     Inverted-dropout rate of the hidden activations during training, one
@@ -226,6 +243,10 @@ feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
 n_iter_ : int
     Epochs run by the last fit (``partial_fit`` adds one per call).
+
+learning_rate_ : float or None
+    Where the schedule stands: the step size the next epoch would take
+    (warm-up included). None with ``solver="lbfgs"``.
 
 n_layers_ : int
     Number of layers, input and output included.

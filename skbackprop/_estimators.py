@@ -128,8 +128,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "solver": [StrOptions({*SOLVERS, "lbfgs"})],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"}), callable],
         "power_t": [Interval(Real, 0, None, closed="left")],
+        "warmup_iter": [Interval(Integral, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
@@ -171,6 +172,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         learning_rate_init=0.001,
         learning_rate="constant",
         power_t=0.5,
+        warmup_iter=0,
         max_iter=200,
         max_fun=15000,
         l1=0.0,
@@ -205,6 +207,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
         self.power_t = power_t
+        self.warmup_iter = warmup_iter
         self.max_iter = max_iter
         self.max_fun = max_fun
         self.l1 = l1
@@ -371,7 +374,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # ended makes n epochs and then n more the same as 2n in one call.
             rng.bit_generator.state = self._rng_state
         network = self._network_to_train(data, hidden, dropout, continued, rng)
-        solver = self._solver_to_train(resume=continued)
+        solver = self._solver_to_train(resume=continued, n_weights=network.n_weights)
         max_epochs = 1 if incremental else self.max_iter
         task = "partial_fit" if incremental else "fit"
         snapshot = functools.partial(_network_attributes, network, copy=True)
@@ -504,14 +507,15 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return network.set_parameters(self.coefs_, self.intercepts_, normalization)
 
-    def _solver_to_train(self, resume):
+    def _solver_to_train(self, resume, n_weights):
         """The solver; ``resume`` (warm start, partial_fit) continues the previous call's state.
 
         None for lbfgs, which scipy runs.
         """
         if self.solver == "lbfgs":
             return None
-        solver = make_solver(self.solver, **self.get_params())
+        # AdamW decays the weights itself: it needs to know where they end.
+        solver = make_solver(self.solver, n_weights=n_weights, **self.get_params())
         if resume and self._solver_state["solver"] == self.solver:
             solver.set_state(self._solver_state["state"])
         return solver
@@ -533,7 +537,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             solver,
             batch_size=self._batch_size(data.n_rows),
             l1=self.l1,
-            l2=self.l2,
+            # For adamw, l2 is a decay rate the solver applies, not a penalty in the gradient.
+            l2=0.0 if self.solver == "adamw" else self.l2,
             penalty_n_samples=penalty_n_samples,
             shuffle=self.shuffle,
             rng=rng,
@@ -635,6 +640,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "solver": self.solver,
                 "state": {} if solver is None else solver.get_state(),
             },
+            learning_rate_=None if solver is None else solver.rate_at(len(history.loss_curve)),
         )
         self._keep_predicting_network()
 
@@ -857,6 +863,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         learning_rate_init=0.001,
         learning_rate="constant",
         power_t=0.5,
+        warmup_iter=0,
         max_iter=200,
         max_fun=15000,
         l1=0.0,
@@ -892,6 +899,7 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             learning_rate_init=learning_rate_init,
             learning_rate=learning_rate,
             power_t=power_t,
+            warmup_iter=warmup_iter,
             max_iter=max_iter,
             max_fun=max_fun,
             l1=l1,
@@ -1183,6 +1191,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         learning_rate_init=0.001,
         learning_rate="constant",
         power_t=0.5,
+        warmup_iter=0,
         max_iter=200,
         max_fun=15000,
         l1=0.0,
@@ -1218,6 +1227,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             learning_rate_init=learning_rate_init,
             learning_rate=learning_rate,
             power_t=power_t,
+            warmup_iter=warmup_iter,
             max_iter=max_iter,
             max_fun=max_fun,
             l1=l1,

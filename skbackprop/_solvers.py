@@ -8,13 +8,23 @@ remembers between steps is in ``get_state()``, so training can roll back to
 an earlier epoch or continue in a later ``partial_fit`` exactly.
 
 Learning-rate schedules, for every solver here (scikit-learn's MLP applies
-them to ``sgd`` only), as scikit-learn defines them:
+them to ``sgd`` only); the first three as scikit-learn defines them:
 
 - ``constant``: ``lr = learning_rate_init``;
 - ``invscaling``: after each epoch ``lr = learning_rate_init / (t + 1)**power_t``
   with ``t`` the number of samples seen;
 - ``adaptive``: when the loss reaches a plateau, ``lr /= 5`` and training
-  goes on, until ``lr`` falls below 1e-6.
+  goes on, until ``lr`` falls below 1e-6;
+- ``cosine``: epoch ``e`` (0-based) uses ``learning_rate_init * (1 + cos(pi e /
+  max_iter)) / 2``, PyTorch's ``CosineAnnealingLR(T_max=max_iter, eta_min=0)``
+  stepped per epoch, and 0 from epoch ``max_iter`` on;
+- a callable: epoch ``e`` uses ``learning_rate(e)``.
+
+``warmup_iter = w > 0`` multiplies any of them by ``(e + 1) / w`` for the
+first ``w`` epochs: a linear warm-up to the schedule's rate. Epochs count
+across warm starts and ``partial_fit`` calls. ``learning_rate`` is the
+schedule's own state (what ``adaptive`` divides); ``rate`` is the step size
+of the current epoch, which :meth:`Sgd.begin_epoch` sets.
 
 To add a solver: a subclass of :class:`Sgd` (for the schedules) with its
 ``step`` and, in ``_state_arrays``, the arrays it keeps between steps; an
@@ -34,10 +44,13 @@ MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 class Solver(Protocol):
     """What the training loop asks of a solver."""
 
-    learning_rate: float
+    rate: float
 
     def step(self, params, grads):
         """Update ``params`` in place from ``grads``; reads ``grads`` only."""
+
+    def begin_epoch(self, epoch):
+        """Set ``rate`` for epoch ``epoch`` (0-based, counting earlier calls' epochs)."""
 
     def end_epoch(self, samples_seen):
         """Adjust the learning rate after an epoch (schedules)."""
@@ -58,12 +71,38 @@ class Sgd:
     # Hyper-parameters are kept as Python floats: a numpy float64 scalar would
     # make every in-place float32 update run through a slow casting loop.
 
-    def __init__(self, learning_rate_init, learning_rate="constant", power_t=0.5):
+    def __init__(
+        self,
+        learning_rate_init,
+        learning_rate="constant",
+        power_t=0.5,
+        max_iter=200,
+        warmup_iter=0,
+    ):
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
+        self.rate = self.learning_rate
         self.schedule = learning_rate
         self.power_t = float(power_t)
+        self.max_iter = int(max_iter)
+        self.warmup_iter = int(warmup_iter)
         self._scratch = None
+
+    def rate_at(self, epoch):
+        """The step size of epoch ``epoch``: the schedule's rate, warmed up."""
+        if callable(self.schedule):
+            rate = float(self.schedule(epoch))
+        elif self.schedule == "cosine":
+            progress = min(epoch, self.max_iter) / self.max_iter
+            rate = self.learning_rate_init * 0.5 * (1.0 + math.cos(math.pi * progress))
+        else:
+            rate = self.learning_rate
+        if epoch < self.warmup_iter:
+            rate *= (epoch + 1) / self.warmup_iter
+        return rate
+
+    def begin_epoch(self, epoch):
+        self.rate = self.rate_at(epoch)
 
     # The arrays a solver keeps between steps, as {state key: attribute}: made as
     # zeros like ``params`` before the first step, copied by get_state and
@@ -95,7 +134,7 @@ class Sgd:
     def step(self, params, grads):
         if self._scratch is None:
             self._make_state(params)
-        np.multiply(grads, self.learning_rate, out=self._scratch)
+        np.multiply(grads, self.rate, out=self._scratch)
         params -= self._scratch
 
     def end_epoch(self, samples_seen):
@@ -125,6 +164,7 @@ class Sgd:
         # warm-started fits) is the caller's new choice: the rate restarts from it.
         if state.get("learning_rate_init", self.learning_rate_init) == self.learning_rate_init:
             self.learning_rate = float(state["learning_rate"])
+        self.rate = self.learning_rate  # until begin_epoch sets the epoch's
         # States saved before the factors were (0.2) were kept at today's factors.
         saved_factors = state.get("kept_factors", {})
         for key, attribute in self._state_arrays.items():
@@ -145,15 +185,8 @@ class Momentum(Sgd):
 
     _state_arrays = {"velocity": "velocity"}
 
-    def __init__(
-        self,
-        learning_rate_init,
-        learning_rate="constant",
-        power_t=0.5,
-        momentum=0.9,
-        nesterovs_momentum=True,
-    ):
-        super().__init__(learning_rate_init, learning_rate, power_t)
+    def __init__(self, learning_rate_init, *, momentum=0.9, nesterovs_momentum=True, **schedule):
+        super().__init__(learning_rate_init, **schedule)
         self.momentum = float(momentum)
         self.nesterov = nesterovs_momentum
         self.velocity = None
@@ -161,7 +194,7 @@ class Momentum(Sgd):
     def step(self, params, grads):
         if self._scratch is None:
             self._make_state(params)
-        lr_grads = np.multiply(grads, self.learning_rate, out=self._scratch)
+        lr_grads = np.multiply(grads, self.rate, out=self._scratch)
         self.velocity *= self.momentum
         self.velocity -= lr_grads
         if self.nesterov:
@@ -189,16 +222,8 @@ class Adam(Sgd):
     def _kept_factor(self, key):
         return 1.0 / (1.0 - (self.beta_1 if key == "M" else self.beta_2))
 
-    def __init__(
-        self,
-        learning_rate_init,
-        learning_rate="constant",
-        power_t=0.5,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-    ):
-        super().__init__(learning_rate_init, learning_rate, power_t)
+    def __init__(self, learning_rate_init, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **schedule):
+        super().__init__(learning_rate_init, **schedule)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
@@ -226,7 +251,7 @@ class Adam(Sgd):
         # m / (sqrt(v) + eps) = (1 - beta_1) / sqrt(1 - beta_2) * M / (sqrt(V) + eps')
         root = math.sqrt(1 - self.beta_2)
         step_size = (
-            self.learning_rate
+            self.rate
             * math.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
             * (1 - self.beta_1)
@@ -246,6 +271,26 @@ class Adam(Sgd):
         self.t = int(state["t"])
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.
+
+    Before each Adam step the weights (never the biases) shrink,
+    ``W -= lr * l2 * W``: ``l2`` is the decay rate, applied to the weights
+    directly rather than added to the gradient, so Adam's per-weight scaling
+    does not weaken it. ``n_weights`` weights lead the flat buffer.
+    """
+
+    def __init__(self, learning_rate_init, *, l2=0.0, n_weights=0, **adam):
+        super().__init__(learning_rate_init, **adam)
+        self.weight_decay = float(l2)
+        self.n_weights = int(n_weights)
+
+    def step(self, params, grads):
+        if self.weight_decay:
+            params[: self.n_weights] *= 1.0 - self.rate * self.weight_decay
+        super().step(params, grads)
+
+
 class RMSProp(Sgd):
     """RMSProp (Tieleman & Hinton, 2012): a step scaled by a running RMS of the gradient.
 
@@ -260,10 +305,8 @@ class RMSProp(Sgd):
     def _kept_factor(self, key):
         return 1.0 / (1.0 - self.rho)
 
-    def __init__(
-        self, learning_rate_init, learning_rate="constant", power_t=0.5, rho=0.9, epsilon=1e-8
-    ):
-        super().__init__(learning_rate_init, learning_rate, power_t)
+    def __init__(self, learning_rate_init, *, rho=0.9, epsilon=1e-8, **schedule):
+        super().__init__(learning_rate_init, **schedule)
         self.rho = float(rho)
         self.epsilon = float(epsilon)
         self._V = None
@@ -284,7 +327,7 @@ class RMSProp(Sgd):
         np.sqrt(V, out=scratch)
         scratch += self.epsilon / root
         np.divide(grads, scratch, out=scratch)
-        scratch *= self.learning_rate / root
+        scratch *= self.rate / root
         params -= scratch
 
 
@@ -296,8 +339,8 @@ class AdaGrad(Sgd):
 
     _state_arrays = {"G": "sum_of_squares"}
 
-    def __init__(self, learning_rate_init, learning_rate="constant", power_t=0.5, epsilon=1e-8):
-        super().__init__(learning_rate_init, learning_rate, power_t)
+    def __init__(self, learning_rate_init, *, epsilon=1e-8, **schedule):
+        super().__init__(learning_rate_init, **schedule)
         self.epsilon = float(epsilon)
         self.sum_of_squares = None
 
@@ -310,19 +353,32 @@ class AdaGrad(Sgd):
         np.sqrt(G, out=scratch)
         scratch += self.epsilon
         np.divide(grads, scratch, out=scratch)
-        scratch *= self.learning_rate
+        scratch *= self.rate
         params -= scratch
 
 
-SOLVERS = {"sgd": Sgd, "momentum": Momentum, "adam": Adam, "rmsprop": RMSProp, "adagrad": AdaGrad}
+SOLVERS = {
+    "sgd": Sgd,
+    "momentum": Momentum,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSProp,
+    "adagrad": AdaGrad,
+}
 
 
 def make_solver(name, **settings):
     """The solver called ``name``, given those of ``settings`` its ``__init__`` takes.
 
     ``settings`` are the estimator's parameters (``learning_rate_init``,
-    ``momentum``, ``beta_1`` ...); each solver picks what it uses by name.
+    ``momentum``, ``beta_1`` ...); each solver picks what it uses by name,
+    through the ``__init__`` of every class it derives from.
     """
     solver_class = SOLVERS[name]
-    accepted = inspect.signature(solver_class.__init__).parameters
+    accepted = {
+        parameter
+        for cls in solver_class.__mro__
+        if "__init__" in vars(cls)
+        for parameter in inspect.signature(cls.__init__).parameters
+    }
     return solver_class(**{key: value for key, value in settings.items() if key in accepted})

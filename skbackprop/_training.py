@@ -405,6 +405,8 @@ class Trainer:
     def _run_epoch(self, batches, history, epoch, ctrl_c):
         """One epoch: the batches, then its record; True if it is the best validated one."""
         started = time.perf_counter()
+        # Epochs count across calls: the history holds the earlier ones.
+        self.solver.begin_epoch(len(history.loss_curve))
         if self.hooks is not None:
             self.hooks.begin_epoch()
         if self.shuffle:

@@ -760,3 +760,52 @@ def test_a_wrong_activation_names_the_parameter(classification, activation):
     X, y = classification
     with pytest.raises(ValueError, match="activation"):
         BackpropClassifier((16, 8), activation=activation).fit(X, y)
+
+
+def test_a_callable_schedule_sees_epochs_counted_across_calls(classification):
+    X, y = classification
+    seen = []
+
+    def schedule(epoch):
+        seen.append(epoch)
+        return 0.01 / (1 + epoch)
+
+    model = BackpropClassifier(learning_rate=schedule, max_iter=3, random_state=0)
+    quiet_fit(model, X, y)
+    model.partial_fit(X, y)
+    assert seen[:3] == [0, 1, 2] and 3 in seen[3:]
+    assert model.learning_rate_ == pytest.approx(0.01 / 5)  # where the schedule stands
+
+
+def test_cosine_ends_at_zero_and_warm_up_starts_small(classification):
+    X, y = classification
+    cosine = quiet_fit(BackpropClassifier(learning_rate="cosine", max_iter=4, random_state=0), X, y)
+    assert cosine.learning_rate_ == 0.0
+    warm = BackpropClassifier(warmup_iter=4, learning_rate_init=0.01, random_state=0)
+    warm.partial_fit(X, y, classes=np.unique(y))
+    assert warm.learning_rate_ == pytest.approx(0.01 * 2 / 4)  # the second epoch's
+    assert (
+        BackpropClassifier(solver="lbfgs").set_params(max_iter=2).fit(X, y).learning_rate_ is None
+    )
+
+
+def test_warm_up_continues_exactly_across_warm_starts(classification):
+    X, y = classification
+    settings = dict(warmup_iter=5, learning_rate_init=0.01, random_state=0)
+    once = quiet_fit(BackpropClassifier(max_iter=6, **settings), X, y)
+    twice = BackpropClassifier(max_iter=3, warm_start=True, **settings)
+    quiet_fit(twice, X, y)
+    quiet_fit(twice, X, y)
+    assert_same_weights(once, twice)
+
+
+def test_adamw_keeps_l2_out_of_the_gradient_and_the_loss(classification):
+    X, y = classification
+    full = dict(batch_size=len(X), max_iter=3, random_state=0)
+    adam = quiet_fit(BackpropClassifier(solver="adam", l2=0.0, **full), X, y)
+    adamw = quiet_fit(BackpropClassifier(solver="adamw", l2=0.5, **full), X, y)
+    undecayed = quiet_fit(BackpropClassifier(solver="adamw", l2=0.0, **full), X, y)
+    assert_same_weights(adam, undecayed)  # no decay: Adam itself
+    assert adamw.loss_curve_[0] == adam.loss_curve_[0]  # no penalty in the loss
+    # Decay shrinks the weights, never the biases' share of the work.
+    assert np.linalg.norm(adamw.coefs_[0]) < np.linalg.norm(adam.coefs_[0])

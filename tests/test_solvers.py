@@ -11,6 +11,7 @@ from skbackprop._solvers import (
     SOLVERS,
     AdaGrad,
     Adam,
+    AdamW,
     Momentum,
     RMSProp,
     Sgd,
@@ -98,6 +99,10 @@ def test_make_solver_takes_the_hyper_parameters_each_solver_names(name):
         beta_2=0.99,
         epsilon=1e-6,
         rho=0.7,
+        l2=0.05,
+        n_weights=2,
+        max_iter=40,
+        warmup_iter=3,
         hidden_layer_sizes=(3,),  # not a solver's: ignored
     )
     solver = make_solver(name, **settings)
@@ -106,10 +111,12 @@ def test_make_solver_takes_the_hyper_parameters_each_solver_names(name):
         "sgd": dict(schedule="invscaling", power_t=0.25),
         "momentum": dict(schedule="invscaling", power_t=0.25, momentum=0.5, nesterov=False),
         "adam": dict(schedule="invscaling", beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+        "adamw": dict(beta_1=0.8, beta_2=0.99, weight_decay=0.05, n_weights=2, max_iter=40),
         "rmsprop": dict(schedule="invscaling", power_t=0.25, rho=0.7, epsilon=1e-6),
         "adagrad": dict(schedule="invscaling", power_t=0.25, epsilon=1e-6),
     }[name]
     assert {key: getattr(solver, key) for key in expected} == expected
+    assert solver.warmup_iter == 3  # every solver takes the schedule's parameters
 
 
 def test_invscaling_schedule():
@@ -350,3 +357,116 @@ def test_a_warm_start_switching_to_float32_keeps_the_state_in_float32(name):
     state = model._solver_state["state"]
     arrays = [value for value in state.values() if isinstance(value, np.ndarray)]
     assert arrays and {array.dtype for array in arrays} == {np.dtype(np.float32)}
+
+
+# -- schedules: cosine, warm-up, a callable; AdamW (issue 19) ----------------------
+
+
+def test_cosine_schedule_by_hand():
+    solver = Sgd(0.1, learning_rate="cosine", max_iter=4)
+    # lr_e = 0.1 (1 + cos(pi e / 4)) / 2 for e = 0 .. 4, then 0
+    expected = [0.1, 0.1 * (1 + np.sqrt(0.5)) / 2, 0.05, 0.1 * (1 - np.sqrt(0.5)) / 2, 0.0, 0.0]
+    assert [solver.rate_at(epoch) for epoch in range(6)] == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "invscaling"])
+def test_warm_up_multiplies_the_schedule_linearly(schedule):
+    plain = Sgd(0.1, learning_rate=schedule, max_iter=10)
+    warm = Sgd(0.1, learning_rate=schedule, max_iter=10, warmup_iter=4)
+    for epoch in range(8):
+        factor = (epoch + 1) / 4 if epoch < 4 else 1.0
+        assert warm.rate_at(epoch) == pytest.approx(factor * plain.rate_at(epoch), rel=1e-15)
+        for solver in (plain, warm):
+            solver.end_epoch(samples_seen=100 * (epoch + 1))
+
+
+def test_a_callable_schedule_is_called_with_the_epoch():
+    seen = []
+
+    def schedule(epoch):
+        seen.append(epoch)
+        return 0.5**epoch
+
+    solver = Adam(0.1, learning_rate=schedule, warmup_iter=2)
+    solver.begin_epoch(0)
+    assert solver.rate == 0.5
+    solver.begin_epoch(3)
+    assert solver.rate == 0.125 and seen == [0, 3]
+
+
+def test_adamw_decays_the_weights_then_takes_adams_step():
+    params = np.array([1.0, -2.0, 0.5])  # two weights, then a bias
+    lr, decay = 0.01, 0.1
+    solver = AdamW(lr, l2=decay, n_weights=2)
+    solver.step(params, G1)
+    # w = w (1 - lr decay), biases untouched, then Adam's first step: lr sign(g)
+    expected = np.array([1.0 * (1 - lr * decay), -2.0 * (1 - lr * decay), 0.5])
+    np.testing.assert_allclose(params, expected - lr * np.sign(G1), rtol=1e-6)
+    plain = W0.copy()
+    Adam(lr).step(plain, G1)
+    np.testing.assert_allclose(params[2], plain[2], rtol=1e-15)  # the bias: plain Adam
+
+
+def _torch_steps(torch, optimizer_factory, scheduler_factory=None, epochs=4, steps_per_epoch=3):
+    """PyTorch's trajectory on the fixed gradients G1, G2, G1 ... for two parameter groups."""
+    weights = torch.tensor(W0[:2].copy(), requires_grad=True)
+    bias = torch.tensor(W0[2:].copy(), requires_grad=True)
+    optimizer = optimizer_factory([weights, bias])
+    scheduler = scheduler_factory(optimizer) if scheduler_factory else None
+    gradients = [G1, G2, G1]
+    trajectory = []
+    for _ in range(epochs):
+        for step in range(steps_per_epoch):
+            g = gradients[step % 3]
+            weights.grad, bias.grad = torch.tensor(g[:2].copy()), torch.tensor(g[2:].copy())
+            optimizer.step()
+        trajectory.append(np.concatenate([weights.detach().numpy(), bias.detach().numpy()]))
+        if scheduler:
+            scheduler.step()
+    return trajectory
+
+
+def _our_steps(solver, epochs=4, steps_per_epoch=3):
+    params, gradients, trajectory = W0.copy(), [G1, G2, G1], []
+    for epoch in range(epochs):
+        solver.begin_epoch(epoch)
+        for step in range(steps_per_epoch):
+            solver.step(params, gradients[step % 3])
+        trajectory.append(params.copy())
+    return trajectory
+
+
+def test_adamw_matches_pytorch_with_the_biases_undecayed():
+    torch = pytest.importorskip("torch")
+
+    def optimizer(parameters):
+        weights, bias = parameters
+        groups = [{"params": [weights]}, {"params": [bias], "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=0.05, betas=(0.8, 0.99), weight_decay=0.3, eps=1e-8)
+
+    ours = _our_steps(AdamW(0.05, l2=0.3, n_weights=2, beta_1=0.8, beta_2=0.99))
+    for mine, theirs in zip(ours, _torch_steps(torch, optimizer), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("warmup", [0, 2])
+def test_cosine_with_warm_up_matches_pytorchs_schedulers(warmup):
+    torch = pytest.importorskip("torch")
+    max_iter = 4
+
+    def scheduler(optimizer):
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_iter, eta_min=0)
+        if not warmup:
+            return cosine
+        linear = torch.optim.lr_scheduler.LinearLR(
+            optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1
+        )
+        return torch.optim.lr_scheduler.ChainedScheduler([linear, cosine])
+
+    def optimizer(parameters):
+        return torch.optim.SGD(parameters, lr=0.1)
+
+    solver = Sgd(0.1, learning_rate="cosine", max_iter=max_iter, warmup_iter=warmup)
+    theirs = _torch_steps(torch, optimizer, scheduler, epochs=max_iter)
+    for mine, reference in zip(_our_steps(solver, epochs=max_iter), theirs, strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)
