@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -39,7 +39,7 @@ from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_callbacks
 from ._initializers import INITIALIZERS, user_initializer
 from ._lbfgs import LbfgsTrainer
-from ._losses import LOSSES
+from ._losses import LOSSES, AbsoluteError, Huber, Pinball
 from ._network import PREDICT_MAX_CHUNK_ROWS, Network, residual_layers
 from ._normalization import fold_layers
 from ._solvers import SOLVERS, make_solver
@@ -252,6 +252,10 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _decode(self, output):
         """Predictions from output activations."""
+
+    def _loss_function(self, output_activation, n_outputs):
+        """The loss training minimises: the canonical one of the output activation."""
+        return LOSSES[output_activation]
 
     def _weigh_samples(self, y, sample_weight, incremental, dtype):
         """The sample weights training uses (the classifier folds in class weights)."""
@@ -533,7 +537,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         trainer_class = functools.partial(LbfgsTrainer, max_fun=self.max_fun) if lbfgs else Trainer
         return trainer_class(
             network,
-            LOSSES[network.output_activation],
+            self._loss_function(network.output_activation, network.layer_sizes[-1]),
             solver,
             batch_size=self._batch_size(data.n_rows),
             l1=self.l1,
@@ -929,6 +933,10 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         )
         self.class_weight = class_weight
 
+    def _loss_function(self, output_activation, n_outputs):
+        """The loss training minimises: the canonical one of the output activation."""
+        return LOSSES[output_activation]
+
     def _weigh_samples(self, y, sample_weight, incremental, dtype):
         if self.class_weight is None:
             return sample_weight
@@ -1126,19 +1134,39 @@ _REGRESSOR_DOC = """Multilayer perceptron regressor trained by backpropagation.
 
 A scikit-learn regressor: use it alone or in a Pipeline, GridSearchCV or
 cross_val_score. It minimises half the squared error of an identity output
-layer (averaged over outputs for multi-output targets), or half the Poisson
-deviance of an exponential output, plus L1/L2 penalties, by mini-batch
-gradient descent (or L-BFGS), with optional dropout and early stopping.
+layer (averaged over outputs for multi-output targets), the absolute error,
+the Huber loss, the pinball loss of one or several quantiles, or half the
+Poisson deviance of an exponential output, plus L1/L2 penalties, by
+mini-batch gradient descent (or L-BFGS), with optional dropout and early
+stopping.
 
 Parameters
 ----------
 {parameters}
 
-loss : {"squared_error", "poisson"}, default="squared_error"
+loss : {"squared_error", "absolute_error", "huber", "quantile", "poisson"}, \
+        default="squared_error"
     ``"squared_error"``: half the squared error of an identity output.
-    ``"poisson"``: half the Poisson deviance of an exponential output, for
-    counts and rates (targets must be non-negative with a positive sum); the
-    predictions are then always positive.
+    ``"absolute_error"``: the absolute error ``|y - f|`` (predicts a median).
+    ``"huber"``: ``0.5 r ** 2`` where ``|r| <= huber_delta``, else
+    ``huber_delta * (|r| - huber_delta / 2)``, as PyTorch's ``HuberLoss``.
+    ``"quantile"``: the pinball loss of level ``quantile``, as scikit-learn's
+    ``QuantileRegressor``. These three average over outputs and keep an
+    identity output. ``"poisson"``: half the Poisson deviance of an
+    exponential output, for counts and rates (targets must be non-negative
+    with a positive sum); the predictions are then always positive.
+
+huber_delta : float, default=1.0
+    Where ``loss="huber"`` turns from squared to absolute error.
+
+quantile : float or sequence of float, default=0.5
+    The level(s) in (0, 1) that ``loss="quantile"`` predicts. A sequence
+    such as ``(0.05, 0.5, 0.95)`` fits one network with an output per level
+    (per target): ``predict`` returns one column per level in the order
+    given (for several targets, each target's levels in turn), sorted so
+    that a higher level never predicts less than a lower one, so one fit
+    gives a prediction interval. ``score`` is then the R^2 of the level
+    nearest 0.5.
 
 Attributes
 ----------
@@ -1176,16 +1204,20 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
     )
     _parameter_constraints: dict = {
         **_BaseBackprop._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "quantile", "poisson"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither"), "array-like"],
     }
 
-    # As in BackpropClassifier: the shared signature repeated, to add loss.
+    # As in BackpropClassifier: the shared signature repeated, to add the loss's parameters.
     def __init__(
         self,
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
         loss="squared_error",
+        huber_delta=1.0,
+        quantile=0.5,
         solver="adam",
         batch_size="auto",
         learning_rate_init=0.001,
@@ -1256,6 +1288,31 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             init=init,
         )
         self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
+
+    def _levels(self):
+        """The quantile levels of a multi-level fit, or None (one output per target)."""
+        if self.loss != "quantile" or isinstance(self.quantile, Real):
+            return None
+        levels = tuple(self.quantile)
+        valid = [isinstance(q, Real) and not isinstance(q, bool) and 0 < q < 1 for q in levels]
+        if not levels or not all(valid) or len(set(levels)) != len(levels):
+            raise ValueError(
+                "quantile must be a level in (0, 1) or a sequence of distinct such levels, "
+                f"got {self.quantile!r}."
+            )
+        return levels
+
+    def _loss_function(self, output_activation, n_outputs):
+        if self.loss == "absolute_error":
+            return AbsoluteError()
+        if self.loss == "huber":
+            return Huber(self.huber_delta)
+        if self.loss == "quantile":
+            levels = self._levels() or (self.quantile,)
+            return Pinball(np.resize(np.asarray(levels, dtype=float), n_outputs))
+        return super()._loss_function(output_activation, n_outputs)
 
     def _encode_targets(self, y, first_call, incremental, classes=None):
         if self.loss == "poisson" and np.any(y < 0):
@@ -1270,16 +1327,58 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
                 "zero the best prediction is 0, which an exponential output never reaches. "
                 "partial_fit accepts chunks of zeros."
             )
+        levels = self._levels()
         if first_call:
-            self._y_ndim = y.ndim
-        return y, y.reshape(-1, 1) if y.ndim == 1 else y
+            self._y_ndim, self._quantile_levels = y.ndim, levels
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if levels is not None:  # one output per level, each target's levels in turn
+            Y = np.repeat(Y, len(levels), axis=1)
+        return y, Y
 
     def _output_activation(self):
         # The exponential is the canonical link of the Poisson deviance: delta = p - y.
         return "exp" if self.loss == "poisson" else "identity"
 
     def _decode(self, output):
+        levels = self.__dict__.get("_quantile_levels")
+        if levels is not None:
+            return _sorted_by_level(output, levels)
         return output.ravel() if self._y_ndim == 1 else output
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of ``predict(X)``, as scikit-learn's regressors score.
+
+        ``1 - sum((y - predict(X))**2) / sum((y - mean(y))**2)``: 1 is perfect,
+        0 is as good as predicting the mean, and it can be negative. For
+        several outputs it is the mean of each output's R^2. With several
+        quantile levels it scores the level nearest 0.5 (the median's, for
+        a symmetric interval) of each target. Early stopping watches it
+        with ``scoring=None``, whatever ``loss`` is.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample.
+
+        Returns
+        -------
+        score : float
+            R^2 of the predictions.
+        """
+        levels = self.__dict__.get("_quantile_levels")
+        if levels is None:
+            return super().score(X, y, sample_weight=sample_weight)
+        middle = int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
+        prediction = self.predict(X)[:, middle :: len(levels)]
+        return r2_score(
+            y, prediction.ravel() if np.ndim(y) == 1 else prediction, sample_weight=sample_weight
+        )
 
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
@@ -1303,34 +1402,22 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         """
         return self._partial_fit(X, y, sample_weight)
 
-    def score(self, X, y, sample_weight=None):
-        """Coefficient of determination R^2 of ``predict(X)``, as scikit-learn's regressors score.
-
-        ``1 - sum((y - predict(X))**2) / sum((y - mean(y))**2)``: 1 is perfect,
-        0 is as good as predicting the mean, and it can be negative. For
-        several outputs it is the mean of each output's R^2. Early stopping
-        watches it with ``scoring=None``, whatever ``loss`` is.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Test samples.
-
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            True values.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each sample.
-
-        Returns
-        -------
-        score : float
-            R^2 of the predictions.
-        """
-        return super().score(X, y, sample_weight=sample_weight)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
+
+
+def _sorted_by_level(output, levels):
+    """Quantile outputs, each target's sorted so that no level predicts less than a lower one.
+
+    ``output`` has ``len(levels)`` columns per target; the sorted values go to
+    the levels in increasing order, and the columns keep the given order.
+    """
+    n_levels = len(levels)
+    grouped = output.reshape(len(output), -1, n_levels)
+    ranked = np.sort(grouped, axis=2)
+    # The level in column j is the rank[j]-th smallest.
+    rank = np.argsort(np.argsort(levels))
+    return ranked[:, :, rank].reshape(len(output), -1)

@@ -143,11 +143,13 @@ class LbfgsTrainer(Trainer):
     def limit_reached(self, max_epochs):
         """The rule that stopped scipy short of convergence, in the estimator's words."""
         message = self.limit_message or ""
-        if message.startswith("STOP: TOTAL NO. OF ITERATIONS"):
+        # scipy's wording changed case between versions ("NO. of f AND g EVALUATIONS").
+        words = message.upper()
+        if "ITERATIONS" in words and "LIMIT" in words:
             return f"Reached the maximum number of iterations (max_iter={max_epochs})"
-        if message.startswith("STOP: TOTAL NO. OF F,G EVALUATIONS"):
+        if "EVALUATIONS" in words and "LIMIT" in words:
             return f"Reached the maximum number of loss evaluations (max_fun={self.max_fun})"
-        if message.startswith("ABNORMAL"):
+        if "ABNORMAL" in words:
             return f"The line search found no lower loss ({message})"
         return f"L-BFGS stopped ({message})"
 

@@ -123,6 +123,90 @@ class PoissonDeviance(_CanonicalLoss):
         return _total(scratch)
 
 
+class _IdentityOutputLoss:
+    """A regression loss of an identity output, averaged over the K outputs.
+
+    Not canonical: ``output_delta`` is the loss's own derivative ``rho'(r) /
+    K`` of the residual ``r = p - y``, times each row's ``scale``.
+    """
+
+    def value(self, ws, y, scale):
+        scratch = ws.loss_scratch
+        np.subtract(ws.output, y, out=scratch)
+        self._elementwise(scratch, ws.loss_scratch2)
+        scratch *= scale
+        return _total(scratch) / y.shape[1]
+
+    def output_delta(self, ws, y, scale):
+        delta = ws.output_delta
+        np.subtract(ws.output, y, out=delta)
+        self._derivative(delta)
+        delta *= scale
+        if y.shape[1] > 1:
+            delta /= y.shape[1]
+
+
+class AbsoluteError(_IdentityOutputLoss):
+    """Mean absolute error ``|p - y|``; its derivative is ``sign(p - y)`` (0 where equal)."""
+
+    @staticmethod
+    def _elementwise(r, scratch):
+        np.abs(r, out=r)
+
+    @staticmethod
+    def _derivative(r):
+        np.sign(r, out=r)
+
+
+class Huber(_IdentityOutputLoss):
+    """``0.5 r**2`` where ``|r| <= delta``, else ``delta (|r| - delta / 2)`` (PyTorch's HuberLoss).
+
+    Its derivative is ``r`` clipped to ``[-delta, delta]``.
+    """
+
+    def __init__(self, delta=1.0):
+        self.delta = float(delta)
+
+    def _elementwise(self, r, scratch):
+        # 0.5 r**2 - 0.5 (|r| - delta)_+**2 is both pieces at once.
+        np.abs(r, out=r)
+        np.subtract(r, self.delta, out=scratch)
+        np.maximum(scratch, 0, out=scratch)
+        np.square(scratch, out=scratch)
+        np.square(r, out=r)
+        r -= scratch
+        r *= 0.5
+
+    def _derivative(self, r):
+        np.clip(r, -self.delta, self.delta, out=r)
+
+
+class Pinball(_IdentityOutputLoss):
+    """The pinball (quantile) loss of level ``q`` per output column, as scikit-learn's.
+
+    With ``r = p - y``: ``(1 - q) r`` where ``p >= y``, ``-q r`` where ``p < y``,
+    i.e. ``max(q (y - p), (q - 1) (y - p))``; its derivative is ``1 - q``
+    where ``p >= y`` and ``-q`` where ``p < y``, as scikit-learn's gradient
+    boosting takes it. ``levels`` has one level per output column.
+    """
+
+    def __init__(self, levels):
+        self.levels = np.asarray(levels, dtype=np.float64)
+        self._levels_minus_one = self.levels - 1.0
+
+    def _elementwise(self, r, scratch):
+        # max((1 - q) r, -q r) = r (1 - q) for r >= 0, -q r for r < 0
+        np.multiply(r, self._levels_minus_one, out=scratch)  # (q - 1) r
+        np.multiply(r, self.levels, out=r)  # q r
+        np.negative(r, out=r)  # -q r
+        np.maximum(r, np.negative(scratch, out=scratch), out=r)
+
+    def _derivative(self, r):
+        # 1 - q where r >= 0, -q where r < 0: [r >= 0] - q
+        np.greater_equal(r, 0, out=r)
+        r -= self.levels
+
+
 LOSSES = {
     "identity": SquaredError(),
     "exp": PoissonDeviance(),

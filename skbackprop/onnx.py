@@ -251,6 +251,30 @@ def _convert_regressor(scope, operator, container):
     model, opset = operator.raw_operator, container.target_opset
     _, dtype = _tensor_type(operator)
     output = _forward(model, operator.inputs[0], dtype, opset)
+    levels = model.__dict__.get("_quantile_levels")
+    if levels is not None:  # sorted per target as predict sorts them
+        output = _sorted_by_level(output, levels, model.n_outputs_, opset)
     ops.OnnxIdentity(output, op_version=opset, output_names=[operator.outputs[0]]).add_to(
         scope, container
     )
+
+
+def _sorted_by_level(output, levels, n_outputs, opset):
+    """The graph of ``_estimators._sorted_by_level``: sort each target's levels, then reorder."""
+    from skl2onnx.algebra import onnx_ops as ops
+
+    n_levels = len(levels)
+    grouped = ops.OnnxReshape(
+        output, np.array([-1, n_outputs // n_levels, n_levels], dtype=np.int64), op_version=opset
+    )
+    ascending = ops.OnnxTopK(
+        grouped,
+        np.array([n_levels], dtype=np.int64),
+        axis=2,
+        largest=0,
+        sorted=1,
+        op_version=opset,
+    )[0]
+    rank = np.argsort(np.argsort(levels)).astype(np.int64)
+    ranked = ops.OnnxGather(ascending, rank, axis=2, op_version=opset)
+    return ops.OnnxReshape(ranked, np.array([-1, n_outputs], dtype=np.int64), op_version=opset)

@@ -240,3 +240,21 @@ def test_threads_are_sized_on_every_training_row(monkeypatch):
     monkeypatch.setattr(_threads.FitThreads, "__init__", record)
     quiet_fit(BackpropRegressor((50,), solver="lbfgs", max_iter=2, random_state=0), X_reg, y_reg)
     assert seen == [len(X_reg) * 10 * 50]
+
+
+@pytest.mark.parametrize(
+    "message, rule",
+    [
+        ("STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT", "max_iter=7"),
+        ("STOP: TOTAL NO. of ITERATIONS REACHED LIMIT", "max_iter=7"),  # scipy < 1.15
+        ("STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT", "max_fun=9"),
+        ("STOP: TOTAL NO. of f AND g EVALUATIONS EXCEEDS LIMIT", "max_fun=9"),
+        ("ABNORMAL_TERMINATION_IN_LNSRCH", "line search found no lower loss"),
+    ],
+)
+def test_every_scipy_wording_of_a_limit_is_named(message, rule):
+    from skbackprop._lbfgs import LbfgsTrainer
+
+    trainer = LbfgsTrainer.__new__(LbfgsTrainer)
+    trainer.limit_message, trainer.max_fun = message, 9
+    assert rule in trainer.limit_reached(7)

@@ -145,3 +145,101 @@ def test_value_reads_the_forward_pass_and_writes_only_its_scratch(output_activat
     for name, before in read.items():
         np.testing.assert_array_equal(getattr(ws, name), before)
     assert (ws.output_delta == 7.0).all()
+
+
+# -- the regression losses of identity outputs (issue 19) ------------------------
+
+from sklearn.metrics import mean_absolute_error, mean_pinball_loss  # noqa: E402
+
+from skbackprop._losses import AbsoluteError, Huber, Pinball  # noqa: E402
+
+ROBUST = {
+    "absolute_error": lambda k: AbsoluteError(),
+    "huber": lambda k: Huber(delta=0.7),
+    "quantile": lambda k: Pinball(np.linspace(0.1, 0.9, k)),
+}
+
+
+def _robust_value(loss, predictions, y, scale):
+    return loss.value(_workspace("identity", predictions), y, scale)
+
+
+def _by_definition(name, y, p, weights, k):
+    r = p - y
+    if name == "absolute_error":
+        return mean_absolute_error(y, p, sample_weight=weights)
+    if name == "huber":
+        delta = 0.7
+        elementwise = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+        return np.average(elementwise.mean(axis=1), weights=weights)
+    levels = np.linspace(0.1, 0.9, k)
+    return np.mean(
+        [
+            mean_pinball_loss(y[:, j], p[:, j], alpha=levels[j], sample_weight=weights)
+            for j in range(k)
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ROBUST))
+@pytest.mark.parametrize("k", [1, 3])
+def test_robust_losses_match_their_definitions(name, k):
+    rng = np.random.default_rng(4)
+    p, y = rng.normal(size=(7, k)), rng.normal(size=(7, k))
+    weights = rng.uniform(0.1, 3, size=7)
+    scale = (weights / weights.sum())[:, None]
+    value = _robust_value(ROBUST[name](k), p, y, scale)
+    assert value == pytest.approx(_by_definition(name, y, p, weights, k), rel=1e-12)
+    unweighted = _robust_value(ROBUST[name](k), p, y, 1 / 7)
+    assert unweighted == pytest.approx(_by_definition(name, y, p, None, k), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ROBUST))
+@pytest.mark.parametrize("k", [1, 3])
+def test_robust_output_delta_is_the_gradient_of_value(name, k):
+    rng = np.random.default_rng(5)
+    p, y = rng.normal(size=(6, k)), rng.normal(size=(6, k))
+    weights = rng.uniform(0.1, 3, size=6)
+    scale = (weights / weights.sum())[:, None]
+    loss = ROBUST[name](k)
+    ws = _workspace("identity", p)
+    loss.output_delta(ws, y, scale)
+    eps = 1e-7
+    numeric = np.empty_like(p)
+    for index in np.ndindex(p.shape):
+        plus, minus = p.copy(), p.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        numeric[index] = (
+            _robust_value(loss, plus, y, scale) - _robust_value(loss, minus, y, scale)
+        ) / (2 * eps)
+    # Residuals are normal draws: none sits on a kink (|r| = delta, r = 0).
+    np.testing.assert_allclose(ws.output_delta, numeric, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(ROBUST))
+def test_robust_value_writes_only_its_scratch(name):
+    rng = np.random.default_rng(6)
+    p, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    ws = _workspace("identity", p)
+    ws.output_delta[...] = 7.0
+    before = ws.output.copy()
+    loss = ROBUST[name](2)
+    assert loss.value(ws, y, 0.2) == loss.value(ws, y, 0.2)
+    np.testing.assert_array_equal(ws.output, before)
+    assert (ws.output_delta == 7.0).all()
+
+
+def test_huber_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    p, y = rng.normal(scale=2, size=(8, 3)), rng.normal(size=(8, 3))
+    ws = _workspace("identity", p)
+    loss = Huber(delta=0.7)
+    value = loss.value(ws, y, 1 / 8)
+    loss.output_delta(ws, y, 1 / 8)
+    p_torch = torch.tensor(p, requires_grad=True)
+    reference = torch.nn.HuberLoss(delta=0.7)(p_torch, torch.tensor(y))
+    reference.backward()
+    assert value == pytest.approx(reference.item(), rel=1e-12)
+    np.testing.assert_allclose(ws.output_delta, p_torch.grad.numpy(), rtol=1e-12)
