@@ -565,6 +565,18 @@ def solvers_workload(repeats):
     return rows + variants_workload(repeats, ("adam", {"solver": "adam"}), adamw, target=1.15)
 
 
+def losses_workload(repeats):
+    """The identity-output losses against the squared error (regressors)."""
+    variants = [
+        ("absolute_error", {"loss": "absolute_error"}),
+        ("huber", {"loss": "huber"}),
+        ("quantile", {"loss": "quantile", "quantile": 0.9}),
+        ("3 quantiles", {"loss": "quantile", "quantile": (0.05, 0.5, 0.95)}),
+    ]
+    baseline = ("squared_error", {"loss": "squared_error"})
+    return variants_workload(repeats, baseline, variants, target=1.15, regressor=True)
+
+
 def activations_workload(repeats):
     """The smooth activations against relu."""
     names = ("elu", "gelu", "silu", "softplus")
@@ -665,6 +677,7 @@ WORKLOADS = {
     "small-fits": lambda repeats: [small_fits_workload(repeats)],
     "solvers": solvers_workload,
     "activations": activations_workload,
+    "losses": losses_workload,
     "layers": layers_workload,
     "lbfgs": lbfgs_workload,
     "diagnostics": diagnostics_workload,

@@ -70,7 +70,7 @@ def test_the_scenarios_users_meet_print_their_rows(benchmark, monkeypatch, tmp_p
 def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_path, capsys):
     out = tmp_path / "results.json"
     workloads = ["wide", "small-batch", "diagnostics", "latency", "solvers", "activations"]
-    workloads.append("layers")
+    workloads += ["losses", "layers"]
     monkeypatch.setattr(benchmark, "latency_workload", _fewer_calls(benchmark.latency_workload))
     monkeypatch.setitem(benchmark.WORKLOADS, "latency", benchmark.latency_workload)
     monkeypatch.setitem(
@@ -88,7 +88,7 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     assert "gradient norms, wide" in printed
     for name in ["rmsprop vs adam", "adagrad vs adam"]:
         assert "ratio<=1.1" in next(line for line in printed.splitlines() if line.startswith(name))
-    for name in ["elu vs relu", "gelu vs relu", "silu vs relu", "softplus vs relu"]:
+    for name in ["elu vs relu", "gelu vs relu", "silu vs relu", "softplus vs relu", "huber vs"]:
         assert "ratio<=1.15" in next(line for line in printed.splitlines() if line.startswith(name))
     for name in ["batch_normalization vs plain", "residual vs plain"]:
         line = next(line for line in printed.splitlines() if line.startswith(name))

@@ -44,5 +44,26 @@ def _deep_networks_learn_as_stated(stdout):
     assert accuracy["ReLU, He, residual"] < accuracy["ReLU, He, batch norm, residual"]
 
 
+def _quantile_intervals_cover_what_they_claim(stdout):
+    values = {}
+    for line in stdout.splitlines():
+        if line.startswith("level "):
+            level, _, rest = line.removeprefix("level ").partition(":")
+            values[float(level)] = float(rest.split()[0])
+        elif line.startswith("held-out coverage"):
+            values["coverage"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("mean interval width where x < 2"):
+            values["narrow"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("mean interval width where x > 8"):
+            values["wide"] = float(line.rsplit(" ", 1)[1])
+    for level in (0.05, 0.5, 0.95):
+        assert abs(values[level] - level) <= 0.03, (level, values[level])
+    assert abs(values["coverage"] - 0.9) <= 0.03
+    assert values["wide"] > 3 * values["narrow"]  # the band widens with the noise
+
+
 # What an example's printed numbers must show, where its text makes a claim about them.
-CLAIMS = {"plot_deep_networks.py": _deep_networks_learn_as_stated}
+CLAIMS = {
+    "plot_deep_networks.py": _deep_networks_learn_as_stated,
+    "plot_quantile_intervals.py": _quantile_intervals_cover_what_they_claim,
+}
