@@ -24,11 +24,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -319,7 +320,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             return min(AUTO_BATCH_SIZE, n_samples)
         return min(self.batch_size, n_samples)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the network to data matrix X and targets y.
 
         Parameters
@@ -334,24 +335,39 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss (and in the penalty's ``n_samples``).
 
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation samples for early stopping, instead of holding out
+            ``validation_fraction`` of X: all of X then trains. Needs
+            ``early_stopping=True`` and ``y_val``. In a ``Pipeline``, X_val can
+            be transformed as X is with ``Pipeline(..., transform_input=["X_val"])``
+            (scikit-learn's metadata routing).
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of X_val, of the kind y has (for a classifier, known classes).
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples in the validation loss and score
+            (times ``class_weight``, as for the training samples).
+
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit_managed(X, y, sample_weight, incremental=False)
+        validation = (X_val, y_val, sample_weight_val)
+        return self._fit_managed(X, y, sample_weight, incremental=False, validation=validation)
 
     @with_callbacks
-    def _fit_managed(self, X, y, sample_weight, incremental, classes=None):
+    def _fit_managed(self, X, y, sample_weight, incremental, classes=None, validation=None):
         # Callbacks are torn down whatever happens; the estimator's own state
         # goes back to what it was if the fit fails.
         with _restored_on_failure(self), np.errstate(under="ignore"):
-            return self._fit(X, y, sample_weight, incremental, classes)
+            return self._fit(X, y, sample_weight, incremental, classes, validation)
 
     def _partial_fit(self, X, y, sample_weight, classes=None):
         return self._fit_managed(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
+    def _fit(self, X, y, sample_weight, incremental, classes=None, validation=None):
         """validate -> encode y -> network and solver -> (validation split) -> train -> store."""
         self._validate_params()
         hidden = self._hidden_layer_sizes()
@@ -370,6 +386,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         continued = hasattr(self, "coefs_") and (self.warm_start or incremental)
         data = self._training_data(X, y, sample_weight, not continued, incremental, classes)
+        validation_set = self._validation_set(validation, data)
         seed = self._seed()
         history, dropped = self._history(continued)
         rng = np.random.default_rng([seed, 0])
@@ -385,7 +402,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         with fit_task(
             self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
         ) as hooks:
-            trainer = self._trainer(network, solver, data, rng, seed, hooks)
+            trainer = self._trainer(network, solver, data, rng, seed, hooks, validation_set)
             with self._fit_threads(trainer, data) as trainer.threads, _CtrlC() as ctrl_c:
                 n_epochs, stopped = trainer.run(data, max_epochs, history, ctrl_c=ctrl_c)
                 # Training is over: a Ctrl-C now must not leave a half-stored model.
@@ -524,12 +541,15 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             solver.set_state(self._solver_state["state"])
         return solver
 
-    def _trainer(self, network, solver, data, rng, seed, hooks):
-        """The trainer; with early stopping it also holds out the validation rows of ``data``."""
+    def _trainer(self, network, solver, data, rng, seed, hooks, validation_set=None):
+        """The trainer; early stopping scores ``validation_set`` or rows held out of ``data``."""
         validation_data, validation_score = None, None
         # The penalty is divided by the size of the data given to fit, validation part included.
         penalty_n_samples = data.total_weight
-        if self._early_stopping():
+        if validation_set is not None:
+            validation_data = (validation_set.X, validation_set.Y, validation_set.sample_weight)
+            validation_score = self._validation_scorer(network, validation_set)
+        elif self._early_stopping():
             data.rows, validation_data, validation_score = self._split_validation(
                 data, network, seed
             )
@@ -593,7 +613,6 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 f"The validation set is too small ({len(val)} rows): increase "
                 "validation_fraction or pass more data, or set early_stopping=False."
             )
-        X_val, Y_val, y_val = data.X[val], data.Y[val], data.y[val]
         sample_weight = data.sample_weight
         w_val = None if sample_weight is None else sample_weight[val]
         if sample_weight is not None and not (sample_weight[train].sum() > 0 < w_val.sum()):
@@ -602,7 +621,14 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "a positive total sample weight; here one part weighs zero. Change "
                 "validation_fraction or random_state, or set early_stopping=False."
             )
+        held_out = TrainingData(data.X[val], data.Y[val], w_val, y=data.y[val])
+        validation_data = (held_out.X, held_out.Y, held_out.sample_weight)
+        return train, validation_data, self._validation_scorer(network, held_out)
+
+    def _validation_scorer(self, network, validation):
+        """The callable scoring ``network`` on ``validation`` (a TrainingData), higher is better."""
         scorer = None if self.scoring in (None, "loss") else check_scoring(self, self.scoring)
+        X_val, y_val, w_val = validation.X, validation.y, validation.sample_weight
 
         def validation_score(validation_loss):
             if self.scoring == "loss":
@@ -614,7 +640,48 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 return scorer(current, X_val, y_val)
             return scorer(current, X_val, y_val, sample_weight=w_val)
 
-        return train, (X_val, Y_val, w_val), validation_score
+        return validation_score
+
+    def _validation_set(self, validation, data):
+        """The user's validation data, checked and encoded as the training data is, or None."""
+        X_val, y_val, sample_weight_val = validation or (None, None, None)
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val.")
+            return None
+        if X_val is None or y_val is None:
+            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+            raise ValueError(f"{given} is given but {missing} is not: pass both or neither.")
+        if not self._early_stopping():
+            raise ValueError(
+                "X_val and y_val are the validation data of early stopping: set "
+                "early_stopping=True"
+                + (" (solver='lbfgs' does not stop early)." if self.solver == "lbfgs" else ".")
+            )
+        X_val = validate_data(
+            self, X_val, accept_sparse=("csr", "csc"), dtype=data.X.dtype, reset=False
+        )
+        X_val = X_val.tocsr() if sp.issparse(X_val) else X_val
+        y_val = check_array(y_val, ensure_2d=False, dtype=None)
+        if len(y_val) != X_val.shape[0]:
+            raise ValueError(
+                f"X_val and y_val have {X_val.shape[0]} and {len(y_val)} rows: they must match."
+            )
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(
+                sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
+            )
+        y_val, Y_val = self._encode_targets(y_val, first_call=False, incremental=True)
+        if Y_val.shape[1] != data.Y.shape[1]:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs where y has {data.Y.shape[1]}.")
+        weights = self._validation_weights(y_val, sample_weight_val, data.y, X_val.dtype)
+        if weights is not None and not weights.sum() > 0:
+            raise ValueError("The validation sample weights sum to zero.")
+        return TrainingData(X_val, Y_val.astype(X_val.dtype, copy=False), weights, y=y_val)
+
+    def _validation_weights(self, y_val, sample_weight_val, y, dtype):
+        """The weights of the validation rows (the classifier folds in class weights)."""
+        return sample_weight_val
 
     def _with_network(self, network):
         """A shallow copy of this estimator predicting with ``network``'s current weights.
@@ -956,6 +1023,23 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             )
         weights = compute_sample_weight(self.class_weight, y).astype(dtype)
         return weights if sample_weight is None else weights * sample_weight
+
+    def _validation_weights(self, y_val, sample_weight_val, y, dtype):
+        if self.class_weight is None:
+            return sample_weight_val
+        # The training labels' class weights ("balanced" counts the training labels).
+        if self.class_weight == "balanced":
+            columns = y.reshape(len(y), -1).T
+            by_class = []
+            for column in columns:
+                labels = np.unique(column)
+                balanced = compute_class_weight("balanced", classes=labels, y=column)
+                by_class.append(dict(zip(labels, balanced, strict=True)))
+            class_weight = by_class[0] if y.ndim == 1 else by_class
+        else:
+            class_weight = self.class_weight
+        weights = compute_sample_weight(class_weight, y_val).astype(dtype)
+        return weights if sample_weight_val is None else weights * sample_weight_val
 
     def _encode_targets(self, y, first_call, incremental, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:

@@ -17,14 +17,22 @@ def quiet_fit(model, *args, **kwargs):
 
 
 def missing_modules(code):
-    """The top-level modules that ``code`` imports and this environment lacks."""
+    """The modules that ``code`` imports and this environment lacks (``sklearn.callback``
+    on a scikit-learn older than 1.9, say, or a whole optional extra)."""
     names = set()
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return sorted(name for name in names if importlib.util.find_spec(name) is None)
+            names.add(node.module)
+    return sorted(name for name in names if not _importable(name))
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def assert_same_weights(a, b):

@@ -1,5 +1,6 @@
 """The estimators' contract: fitting modes, data types, attributes, failures."""
 
+import copy
 import pickle
 import warnings
 
@@ -809,3 +810,112 @@ def test_adamw_keeps_l2_out_of_the_gradient_and_the_loss(classification):
     assert adamw.loss_curve_[0] == adam.loss_curve_[0]  # no penalty in the loss
     # Decay shrinks the weights, never the biases' share of the work.
     assert np.linalg.norm(adamw.coefs_[0]) < np.linalg.norm(adam.coefs_[0])
+
+
+# -- a validation set of the user's (issue 19) ------------------------------------
+
+
+def _split_for_validation(classification):
+    X, y = classification
+    return X[:220], y[:220], X[220:], y[220:]
+
+
+def test_early_stopping_scores_the_users_validation_set(classification):
+    X, y, X_val, y_val = _split_for_validation(classification)
+    model = BackpropClassifier(
+        early_stopping=True, n_iter_no_change=5, max_iter=80, learning_rate_init=0.01
+    )
+    model = quiet_fit(model.set_params(random_state=0), X, y, X_val=X_val, y_val=y_val)
+    # Every training row trains (no split), and the kept weights score what was recorded.
+    assert model.t_ == model.n_iter_ * len(X)
+    assert model.score(X_val, y_val) == model.best_validation_score_
+    assert model.best_validation_score_ == model.validation_scores_[model.best_epoch_ - 1]
+    assert len(model.validation_loss_curve_) == model.n_iter_
+
+
+def test_validation_sample_weights_weigh_the_validation_score(classification):
+    X, y, X_val, y_val = _split_for_validation(classification)
+    weights = np.where(y_val == 0, 3.0, 0.5)
+    model = BackpropClassifier(early_stopping=True, max_iter=5, random_state=0)
+    quiet_fit(model, X, y, X_val=X_val, y_val=y_val, sample_weight_val=weights)
+    # The kept weights score, with the validation weights, what was recorded for them.
+    weighted = model.score(X_val, y_val, sample_weight=weights)
+    assert weighted == model.best_validation_score_
+    assert weighted != model.score(X_val, y_val)  # the weights did change the score
+
+
+def test_balanced_class_weights_of_validation_rows_come_from_the_training_labels(classification):
+    X, y, X_val, y_val = _split_for_validation(classification)
+    model = BackpropClassifier(class_weight="balanced", early_stopping=True, scoring="loss")
+    model.set_params(max_iter=3, random_state=0)
+    validation = model._validation_set((X_val, y_val, None), _fitted_data(model, X, y))
+    counts = np.bincount(y, minlength=3)
+    expected = (len(y) / (3 * counts))[y_val]
+    np.testing.assert_allclose(validation.sample_weight, expected)
+
+
+def _fitted_data(model, X, y):
+    quiet_fit(model, X, y)
+    return model._training_data(X, y, None, False, False, None)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(X_val="X"), "X_val is given but y_val is not"),
+        (dict(y_val="y"), "y_val is given but X_val is not"),
+        (dict(sample_weight_val="w"), "sample_weight_val is given without X_val"),
+        (dict(X_val="X", y_val="y", early_stopping=False), "set early_stopping=True"),
+        (dict(X_val="X", y_val="y", solver="lbfgs"), "lbfgs"),
+        (dict(X_val="X3", y_val="y"), "features"),
+        (dict(X_val="X", y_val="unknown"), "not in classes_"),
+        (dict(X_val="X", y_val="short"), "must match"),
+    ],
+)
+def test_a_bad_validation_set_is_refused_naming_it(classification, kwargs, message):
+    X, y, X_val, y_val = _split_for_validation(classification)
+    values = {
+        "X": X_val,
+        "X3": X_val[:, :3],
+        "y": y_val,
+        "unknown": np.where(y_val == 0, 7, y_val),
+        "short": y_val[:-1],
+        "w": np.ones(len(y_val)),
+    }
+    params = {key: kwargs.pop(key) for key in ("early_stopping", "solver") if key in kwargs}
+    model = BackpropClassifier(**{"early_stopping": True, "max_iter": 3, **params})
+    before = quiet_fit(BackpropClassifier(max_iter=2, random_state=0), X, y)
+    fitted = copy.deepcopy(before)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, **{key: values[value] for key, value in kwargs.items()})
+    with pytest.raises(ValueError, match=message):  # and a fitted model stays as it was
+        fitted.set_params(**model.get_params()).fit(
+            X, y, **{key: values[value] for key, value in kwargs.items()}
+        )
+    np.testing.assert_array_equal(fitted.predict_proba(X), before.predict_proba(X))
+
+
+def test_the_validation_set_routes_through_a_pipeline_transformed_like_x(classification):
+    """Pipeline(transform_input=["X_val"]) scales X_val as X (scikit-learn's metadata routing)."""
+    import sklearn
+    from sklearn.pipeline import Pipeline
+
+    X, y, X_val, y_val = _split_for_validation(classification)
+    X, X_val = X * 100 + 5, X_val * 100 + 5  # unscaled: the scaler matters
+    settings = dict(early_stopping=True, max_iter=10, random_state=0)
+    scaler = StandardScaler().fit(X)
+    direct = quiet_fit(
+        BackpropClassifier(**settings),
+        scaler.transform(X),
+        y,
+        X_val=scaler.transform(X_val),
+        y_val=y_val,
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        network = BackpropClassifier(**settings).set_fit_request(X_val=True, y_val=True)
+        pipeline = Pipeline(
+            [("scale", StandardScaler()), ("network", network)], transform_input=["X_val"]
+        )
+        quiet_fit(pipeline, X, y, X_val=X_val, y_val=y_val)
+    assert pipeline[-1].validation_scores_ == direct.validation_scores_
+    assert_same_weights(pipeline[-1], direct)

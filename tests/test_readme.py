@@ -1,4 +1,4 @@
-"""Every Python code block of README.md and the getting-started page runs as written."""
+"""Every Python code block of README.md and the docs' pages runs as written."""
 
 import re
 import warnings
@@ -22,14 +22,19 @@ def _python_blocks(path):
 
 BLOCKS = [
     pytest.param(path, index, code, id=f"{path.name}-{index}")
-    for path in (ROOT / "README.md", ROOT / "doc" / "getting_started.rst")
+    for path in (
+        ROOT / "README.md",
+        ROOT / "doc" / "getting_started.rst",
+        ROOT / "doc" / "user_guide.md",
+        ROOT / "doc" / "coming_from_mlp.md",
+    )
     for index, code in enumerate(_python_blocks(path))
 ]
 
 
 def test_the_readme_has_python_blocks_to_run():
     names = {param.values[0].name for param in BLOCKS}
-    assert names == {"README.md", "getting_started.rst"}
+    assert names == {"README.md", "getting_started.rst", "user_guide.md"}
     assert sum(param.values[0].name == "README.md" for param in BLOCKS) >= 2
 
 
