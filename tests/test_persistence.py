@@ -29,6 +29,19 @@ OURS = ["skbackprop._estimators.BackpropClassifier", "skbackprop._estimators.Bac
             np.array(list("abc"))[y],
         ),
         (BackpropRegressor(solver="sgd", max_iter=5, random_state=0), X[:, :2]),
+        # Issue 19's options: adamw, cosine with warm-up, one activation per layer.
+        (
+            BackpropClassifier(
+                (8, 8),
+                activation=("gelu", "silu"),
+                solver="adamw",
+                learning_rate="cosine",
+                warmup_iter=2,
+                max_iter=5,
+                random_state=0,
+            ),
+            y,
+        ),
     ],
 )
 def test_skops_round_trip_trusts_only_our_own_classes(model, target, tmp_path):
