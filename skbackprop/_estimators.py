@@ -812,6 +812,42 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return output
 
+    def _inspected_network(self, dropout=False):
+        """A network reading the fitted arrays, for the backward pass to the inputs.
+
+        With ``dropout``, it carries the fitted dropout rates for MC-dropout.
+        """
+        network = self._network()
+        if not dropout:
+            return network
+        rates = self._dropout_rates(len(self.coefs_) - 1)
+        if not any(rates):
+            raise ValueError(
+                f"MC-dropout draws predictions with dropout active, but dropout={self.dropout!r}: "
+                "fit with dropout > 0 (0.1 to 0.5, say) to use it."
+            )
+        normalization = None
+        if self.__dict__.get("gammas_") is not None:
+            normalization = (
+                self.gammas_,
+                self.betas_,
+                self.running_means_,
+                self.running_variances_,
+            )
+        return Network.predicting_with(
+            self.coefs_,
+            self.intercepts_,
+            self._hidden_activation,
+            self.out_activation_,
+            skips=self.__dict__.get("_residual_layers"),
+            normalization=normalization,
+            dropout=rates,
+        )
+
+    def _as_predicted(self, output):
+        """What ``predict`` returns for the network's ``output`` (the classifier: probabilities)."""
+        return self._decode(output)
+
     def _input_to_predict(self, X):
         """X validated as scikit-learn validates it, with a fast path for the common case.
 
@@ -1156,10 +1192,12 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             Probabilities in the order of ``classes_``; for multilabel
             targets, the probability of each label independently.
         """
-        proba = self._forward(X)
+        return self._as_predicted(self._forward(X))
+
+    def _as_predicted(self, output):
         if self._label_binarizer.y_type_ == "binary":
-            return np.hstack([1 - proba, proba])
-        return proba
+            return np.hstack([1 - output, output])
+        return output
 
     @_float_errors_handled
     def predict_log_proba(self, X):
@@ -1418,6 +1456,38 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         if levels is not None:  # one output per level, each target's levels in turn
             Y = np.repeat(Y, len(levels), axis=1)
         return y, Y
+
+    @_float_errors_handled
+    def predict(self, X, return_std=False):
+        """Predict using the trained network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        return_std : bool, default=False
+            Also return the standard deviation of MC-dropout's predictions,
+            as ``GaussianProcessRegressor.predict`` does: 100 draws with
+            dropout active (:func:`skbackprop.inspection.predictive_draws`,
+            seeded by ``random_state``); the mean returned is then theirs,
+            close to but not the same as the plain prediction. Needs a model
+            fitted with ``dropout > 0``.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values (the draws' mean with ``return_std``).
+
+        std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The draws' standard deviation; only with ``return_std=True``.
+        """
+        if not return_std:
+            return super().predict(X)
+        from .inspection import predictive_draws  # the inspection module builds on this one
+
+        draws = predictive_draws(self, X, n_draws=100, random_state=self.random_state)
+        return draws.mean(axis=0), draws.std(axis=0)
 
     def _output_activation(self):
         # The exponential is the canonical link of the Poisson deviance: delta = p - y.

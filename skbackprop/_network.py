@@ -211,12 +211,20 @@ class Network:
 
     @classmethod
     def predicting_with(
-        cls, coefs, intercepts, activation, output_activation, skips=None, normalization=None
+        cls,
+        coefs,
+        intercepts,
+        activation,
+        output_activation,
+        skips=None,
+        normalization=None,
+        dropout=None,
     ):
         """A network that predicts with ``coefs`` and ``intercepts`` themselves.
 
         ``normalization`` is ``(gammas, betas, running_means,
-        running_variances)`` of batch normalization, read likewise. No copies
+        running_variances)`` of batch normalization, read likewise; ``dropout``
+        the rates that MC-dropout draws masks with. No copies
         and no gradient buffers: changing the arrays in place changes the
         predictions, and making one costs next to nothing.
         """
@@ -225,7 +233,9 @@ class Network:
         network.activation, network.output_activation = activation, output_activation
         network.dtype = coefs[0].dtype
         network.n_hidden = len(coefs) - 1
-        network.dropout = (0.0,) * network.n_hidden
+        # Dropout only for MC-dropout's forward(dropout=True); prediction never drops.
+        network.dropout = tuple(dropout) if dropout is not None else (0.0,) * network.n_hidden
+        network._thin_transposes = {}
         network.skips = tuple(skips) if skips is not None else (False,) * network.n_hidden
         network.normalizations = [None] * network.n_hidden
         if normalization is not None:
@@ -348,30 +358,33 @@ class Network:
             self._workspaces[key] = workspace
         return workspace
 
-    def forward(self, X, training=False, rng=None, ws=None, row_weights=None):
+    def forward(self, X, training=False, rng=None, ws=None, row_weights=None, dropout=None):
         """Forward pass over the rows of ``X``; returns the workspace holding it.
 
         With ``training=True`` inverted dropout is applied to the hidden
         activations (masks drawn from ``rng``), batch normalization uses the
         batch's statistics (rows weighted by ``row_weights``, the loss's
         ``scale``: a float or a column summing to one) and updates the running
-        ones, and the workspace keeps what ``backward`` needs. The returned
-        arrays are reused by the next call, unless the caller passes a
-        workspace ``ws`` of its own.
+        ones, and the workspace keeps what ``backward`` needs. ``dropout``
+        (default: ``training``) applies dropout without the rest, as
+        MC-dropout predicts, in a workspace of :meth:`gradient_workspace`.
+        The returned arrays are reused by the next call, unless the caller
+        passes a workspace ``ws`` of its own.
         """
         if ws is None:
             ws = self._workspace(X.shape[0], training)
         if training:
             ws.row_weights = 1.0 / X.shape[0] if row_weights is None else row_weights
+        drop = training if dropout is None else dropout
         layer_input = X
         for index in range(self.n_hidden):
-            layer_input = self._hidden_forward(index, layer_input, ws, training, rng)
+            layer_input = self._hidden_forward(index, layer_input, ws, training, rng, drop)
         _matmul_into(layer_input, self.coefs[-1], ws.logits)
         ws.logits += self.intercepts[-1]
         self._output_f(ws.logits, ws.output, ws.row_stats)
         return ws
 
-    def _hidden_forward(self, index, layer_input, ws, training, rng):
+    def _hidden_forward(self, index, layer_input, ws, training, rng, drop):
         """Hidden layer ``index``: dense -> (batch norm) -> f -> (dropout) -> (+ input)."""
         z = ws.hidden[index]
         _matmul_into(layer_input, self.coefs[index], z)
@@ -386,12 +399,14 @@ class Network:
         self._steps[index].forward(z, ws.scratch[index], ws.activation_masks[index])
         output = ws.inputs[index]  # z itself unless dropout or a skip needs a copy
         rate = self.dropout[index]
-        if training and rate > 0:
+        if drop and rate > 0:
             self._drop_out(z, rate, ws.dropout_masks[index], output, rng)
             if self.skips[index]:
                 output += layer_input
         elif self.skips[index]:
             np.add(z, layer_input, out=output)
+        else:
+            return z
         return output
 
     @staticmethod
@@ -445,6 +460,35 @@ class Network:
                 delta, ws.batch_stats[index], ws.row_weights, ws.ones, ws.scratch[index]
             )
         return delta
+
+    def gradient_workspace(self, n_rows):
+        """A workspace for :meth:`input_gradient` (and MC-dropout): one that keeps masks."""
+        return self._new_workspace(n_rows, True)
+
+    def input_gradient(self, ws, output_delta):
+        """``d (sum over rows and outputs of output_delta * z(L)) / d X``, row by row.
+
+        ``ws`` holds ``forward(X, ws=ws)`` of a :meth:`gradient_workspace`:
+        prediction mode (no dropout, batch normalization by its running
+        statistics, an affine map whose factor ``gamma / sigma`` the chain
+        rule takes). With ``output_delta`` one row's ``d F / d z(L)`` per row,
+        the result is each row's gradient of ``F`` with respect to its input.
+        """
+        delta = output_delta
+        for index in range(len(self.coefs) - 1, 0, -1):
+            previous = ws.deltas[index - 1]  # d F / d a(index - 1)
+            np.dot(delta, self._transposed_coef(index), out=previous)
+            if index < self.n_hidden and self.skips[index]:
+                previous += ws.skip_deltas[index]
+            delta = previous
+            layer = index - 1
+            if self.skips[layer]:
+                np.copyto(ws.skip_deltas[layer], delta)
+            step = self._steps[layer]
+            step.derivative(ws.hidden[layer], delta, ws.scratch[layer], ws.activation_masks[layer])
+            if self.normalizations[layer] is not None:
+                delta *= ws.batch_stats[layer].factor
+        return delta @ self.coefs[0].T
 
     def _transposed_coef(self, index):
         copy = self._thin_transposes.get(index)
