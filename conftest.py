@@ -13,4 +13,4 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Docstring examples of optional parts run only where their extra is installed.
 collect_ignore = []
 if importlib.util.find_spec("matplotlib") is None:
-    collect_ignore.append("skbackprop/_plot.py")
+    collect_ignore += ["skbackprop/_plot.py", "skbackprop/_inspection_plot.py"]

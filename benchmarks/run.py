@@ -577,6 +577,30 @@ def losses_workload(repeats):
     return variants_workload(repeats, baseline, variants, target=1.15, regressor=True)
 
 
+def inspection_workload(repeats, n_rows=1000, n_steps=50):
+    """Integrated gradients of 1,000 digits rows at 50 steps; SHAP's KernelExplainer if there."""
+    from skbackprop.inspection import integrated_gradients
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    model = BackpropClassifier(hidden_layer_sizes=(100,), **fixed_epochs(30)).fit(X, y)
+    rows = np.resize(X, (n_rows, X.shape[1]))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        integrated_gradients(model, rows, n_steps=n_steps)
+        times.append(time.perf_counter() - start)
+    row = {"workload": "integrated gradients", "seconds": statistics.median(times), "target": 2.0}
+    if importlib.util.find_spec("shap") is not None:
+        import shap
+
+        explainer = shap.KernelExplainer(model.predict_proba, shap.sample(X, 100, random_state=0))
+        start = time.perf_counter()
+        explainer.shap_values(rows[:5], silent=True)
+        row["shap_seconds_per_row"] = (time.perf_counter() - start) / 5
+    return [row]
+
+
 def activations_workload(repeats):
     """The smooth activations against relu."""
     names = ("elu", "gelu", "silu", "softplus")
@@ -678,6 +702,7 @@ WORKLOADS = {
     "solvers": solvers_workload,
     "activations": activations_workload,
     "losses": losses_workload,
+    "inspection": inspection_workload,
     "layers": layers_workload,
     "lbfgs": lbfgs_workload,
     "diagnostics": diagnostics_workload,
@@ -703,6 +728,13 @@ def print_row(row):
         if name.startswith("batch_normalization"):
             met = "met" if row["predict_ratio"] <= TARGET_FOLDED_PREDICT else "MISSED"
             line += f" [<={TARGET_FOLDED_PREDICT}: {met}]"
+        print(line, flush=True)
+        return
+    if row["workload"] == "integrated gradients":
+        met = "met" if row["seconds"] <= row["target"] else "MISSED"
+        line = f"{name:22s} {row['seconds']:.3f}s for 1,000 rows at 50 steps  [<=2s: {met}]"
+        if "shap_seconds_per_row" in row:
+            line += f"; SHAP KernelExplainer {row['shap_seconds_per_row']:.3f}s per row"
         print(line, flush=True)
         return
     if "ratio_to_baseline" in row:

@@ -18,6 +18,9 @@ The estimator may be a fitted ``Pipeline`` whose last step is a
 before it must be affine per feature (``StandardScaler``, ``MinMaxScaler``,
 ``MaxAbsScaler``), so that the chain rule reaches the pipeline's own input
 features; :func:`predictive_draws` takes any transformers.
+
+:class:`AttributionDisplay` and :class:`PredictionBandDisplay` plot the
+answers (extra ``skbackprop[plot]``).
 """
 
 import numpy as np
@@ -28,10 +31,17 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import BackpropClassifier, _BaseBackprop
+from ._inspection_plot import AttributionDisplay, PredictionBandDisplay
 from ._network import PREDICT_MAX_CHUNK_ROWS
 from ._threads import largest_product, threads_for
 
-__all__ = ["input_gradients", "integrated_gradients", "predictive_draws"]
+__all__ = [
+    "AttributionDisplay",
+    "PredictionBandDisplay",
+    "input_gradients",
+    "integrated_gradients",
+    "predictive_draws",
+]
 
 AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
 # Rows (path points, for integrated gradients) per backward pass: memory stays bounded.

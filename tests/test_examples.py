@@ -62,8 +62,25 @@ def _quantile_intervals_cover_what_they_claim(stdout):
     assert values["wide"] > 3 * values["narrow"]  # the band widens with the noise
 
 
+def _last_number(stdout, start):
+    line = next(line for line in stdout.splitlines() if line.startswith(start))
+    return float(line.rsplit(" ", 1)[1].rstrip("%"))
+
+
+def _mc_dropout_widens_in_the_gap(stdout):
+    assert _last_number(stdout, "ratio") >= 2  # the target
+
+
+def _attributions_are_complete_and_agree_with_permutation(stdout):
+    gap_line = next(line for line in stdout.splitlines() if "completeness gap" in line)
+    assert float(gap_line.split("gap ")[1].split("%")[0]) < 1.0
+    assert _last_number(stdout, "rank correlation of the pixels") > 0.5
+
+
 # What an example's printed numbers must show, where its text makes a claim about them.
 CLAIMS = {
+    "plot_uncertainty.py": _mc_dropout_widens_in_the_gap,
+    "plot_why_this_prediction.py": _attributions_are_complete_and_agree_with_permutation,
     "plot_deep_networks.py": _deep_networks_learn_as_stated,
     "plot_quantile_intervals.py": _quantile_intervals_cover_what_they_claim,
 }

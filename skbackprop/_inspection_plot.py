@@ -1,0 +1,276 @@
+"""Displays of :mod:`skbackprop.inspection`'s answers, in scikit-learn's Display style.
+
+Each is built ``from_estimator`` (or from the arrays themselves), draws with
+``plot(ax=...)`` and keeps what it drew (``ax_``, ``figure_``, the artists).
+Extra ``skbackprop[plot]`` (matplotlib).
+"""
+
+import numpy as np
+
+from ._plot import _axes, _pyplot
+
+
+class AttributionDisplay:
+    """How much each feature moved the predictions: bars of mean |attribution|, or maps.
+
+    Parameters
+    ----------
+    attributions : ndarray of shape (n_samples, n_features)
+        Attributions per row, from :func:`skbackprop.inspection.integrated_gradients`
+        or :func:`~skbackprop.inspection.input_gradients`.
+    feature_names : sequence of str, default=None
+        Names for the bars; ``"x0"``, ``"x1"`` ... by default.
+    images : ndarray of shape (n_samples, n_features), default=None
+        The rows themselves, drawn beside their maps when ``image_shape`` is set.
+    image_shape : tuple of int, default=None
+        Features that are pixels (``(8, 8)`` for digits): ``plot`` draws each
+        row and its attribution map instead of bars.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes or ndarray of Axes
+    figure_ : matplotlib Figure
+    bars_ : BarContainer or None
+        The bars (without ``image_shape``).
+    importances_ : ndarray of shape (n_features,)
+        Mean |attribution| of each feature over the rows.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skbackprop import BackpropClassifier
+    >>> from skbackprop.inspection import AttributionDisplay
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = BackpropClassifier(max_iter=300, random_state=0).fit(X, y)
+    >>> display = AttributionDisplay.from_estimator(model, X)
+    >>> display.importances_.shape
+    (4,)
+    """
+
+    def __init__(self, attributions, feature_names=None, images=None, image_shape=None):
+        self.attributions = np.asarray(attributions)
+        self.feature_names = feature_names
+        self.images = images
+        self.image_shape = image_shape
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        *,
+        target=None,
+        baseline=None,
+        n_steps=50,
+        feature_names=None,
+        image_shape=None,
+        max_features=20,
+        ax=None,
+    ):
+        """Attribute the predictions on X by integrated gradients and plot them.
+
+        Parameters
+        ----------
+        estimator : fitted BackpropClassifier or BackpropRegressor, or Pipeline
+            As for :func:`skbackprop.inspection.integrated_gradients`.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows to explain (a DataFrame's column names name the bars).
+        target, baseline, n_steps
+            As for :func:`skbackprop.inspection.integrated_gradients`.
+        feature_names : sequence of str, default=None
+            Names for the bars; a DataFrame's columns by default.
+        image_shape : tuple of int, default=None
+            Draw each row and its map instead of bars (a few rows: up to 8).
+        max_features : int, default=20
+            The bar chart shows the features of largest mean |attribution|.
+        ax : matplotlib Axes, default=None
+            Where to draw the bars; a new figure if None (maps always make one).
+
+        Returns
+        -------
+        display : AttributionDisplay
+        """
+        from .inspection import integrated_gradients
+
+        if feature_names is None and hasattr(X, "columns"):
+            feature_names = [str(name) for name in X.columns]
+        attributions = integrated_gradients(
+            estimator, X, target=target, baseline=baseline, n_steps=n_steps
+        )
+        images = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
+        display = cls(attributions, feature_names, images, image_shape)
+        return display.plot(ax=ax, max_features=max_features)
+
+    def plot(self, ax=None, max_features=20):
+        """Draw the bars (or, with ``image_shape``, the rows and their maps).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw the bars; a new figure if None.
+        max_features : int, default=20
+            Bars for at most this many features, the largest first.
+
+        Returns
+        -------
+        self : AttributionDisplay
+        """
+        self.importances_ = np.abs(self.attributions).mean(axis=0)
+        self.bars_ = None
+        if self.image_shape is not None:
+            return self._plot_maps()
+        ax = _axes(ax)
+        names = self.feature_names or [f"x{index}" for index in range(len(self.importances_))]
+        order = np.argsort(self.importances_)[::-1][:max_features][::-1]
+        self.bars_ = ax.barh([names[index] for index in order], self.importances_[order])
+        ax.set_xlabel("mean |attribution|")
+        ax.set_title("Integrated gradients")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def _plot_maps(self):
+        rows = min(len(self.attributions), 8)
+        figure, axes = _pyplot().subplots(
+            2, rows, figsize=(1.6 * rows, 3.4), squeeze=False, layout="constrained"
+        )
+        limit = np.abs(self.attributions[:rows]).max() or 1.0
+        for index in range(rows):
+            if self.images is not None:
+                axes[0, index].imshow(self.images[index].reshape(self.image_shape), cmap="gray_r")
+            attribution = self.attributions[index].reshape(self.image_shape)
+            self.map_ = axes[1, index].imshow(attribution, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            for ax in axes[:, index]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[0, 0].set_ylabel("input")
+        axes[1, 0].set_ylabel("attribution")
+        figure.colorbar(self.map_, ax=axes[1, :], shrink=0.8)
+        self.ax_, self.figure_ = axes, figure
+        return self
+
+
+class PredictionBandDisplay:
+    """A prediction band against one feature: MC-dropout's spread, or quantile outputs.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        The feature the band is drawn against (sorted by ``plot``).
+    center, lower, upper : ndarray of shape (n_samples,)
+        The central prediction and the band's edges at each ``x``.
+    y : ndarray of shape (n_samples,), default=None
+        Observed targets, drawn as points.
+    label : str, default="band"
+        What the band is, for the legend.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    line_, band_, points_ : the artists drawn (``points_`` None without y)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbackprop import BackpropRegressor
+    >>> from skbackprop.inspection import PredictionBandDisplay
+    >>> x = np.linspace(-2, 2, 200).reshape(-1, 1)
+    >>> model = BackpropRegressor(dropout=0.2, max_iter=50, random_state=0).fit(x, x.ravel() ** 2)
+    >>> display = PredictionBandDisplay.from_estimator(model, x, n_draws=20, random_state=0)
+    >>> bool(np.all(display.lower <= display.upper))
+    True
+    """
+
+    def __init__(self, x, center, lower, upper, y=None, label="band"):
+        self.x, self.center, self.lower, self.upper = x, center, lower, upper
+        self.y, self.label = y, label
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        *,
+        feature=0,
+        y=None,
+        levels=(0.05, 0.95),
+        n_draws=100,
+        random_state=None,
+        ax=None,
+    ):
+        """The band of a fitted regressor over the rows of X, against ``X[:, feature]``.
+
+        A regressor fitted with several quantile levels draws its lowest and
+        highest levels around the one nearest 0.5; any other draws
+        MC-dropout's mean and the ``levels`` quantiles of its draws (it needs
+        ``dropout > 0``).
+
+        Parameters
+        ----------
+        estimator : fitted BackpropRegressor, or a Pipeline ending in one
+            With a single output.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows to predict.
+        feature : int, default=0
+            The column of X the band is drawn against.
+        y : array-like of shape (n_samples,), default=None
+            Observed targets of X, drawn as points.
+        levels : tuple of two floats, default=(0.05, 0.95)
+            The draws' quantiles that bound an MC-dropout band.
+        n_draws : int, default=100
+            MC-dropout's draws.
+        random_state : int, RandomState instance or None, default=None
+            Seeds MC-dropout's masks.
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure if None.
+
+        Returns
+        -------
+        display : PredictionBandDisplay
+        """
+        from .inspection import _network_estimator, predictive_draws
+
+        model, _ = _network_estimator(estimator, X, affine_only=False)
+        x = np.asarray(X.toarray() if hasattr(X, "toarray") else X)[:, feature]
+        quantile_levels = model.__dict__.get("_quantile_levels")
+        if quantile_levels is not None and model.n_outputs_ == len(quantile_levels):
+            predictions = estimator.predict(X)
+            order = np.argsort(quantile_levels)
+            middle = int(np.argmin(np.abs(np.asarray(quantile_levels) - 0.5)))
+            lower, upper = predictions[:, order[0]], predictions[:, order[-1]]
+            center = predictions[:, middle]
+            label = f"quantiles {quantile_levels[order[0]]:g} to {quantile_levels[order[-1]]:g}"
+        else:
+            draws = predictive_draws(estimator, X, n_draws=n_draws, random_state=random_state)
+            if draws.ndim != 2:
+                raise ValueError("PredictionBandDisplay draws the band of a single output.")
+            center = draws.mean(axis=0)
+            lower, upper = np.quantile(draws, levels, axis=0)
+            label = f"MC-dropout, {levels[0]:g} to {levels[1]:g} quantiles of {n_draws} draws"
+        display = cls(x, center, lower, upper, None if y is None else np.asarray(y), label)
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the band, the central prediction and the observed points.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure if None.
+
+        Returns
+        -------
+        self : PredictionBandDisplay
+        """
+        ax = _axes(ax)
+        order = np.argsort(self.x)
+        self.points_ = None
+        if self.y is not None:
+            self.points_ = ax.scatter(self.x, self.y, s=4, color="grey", alpha=0.5, label="data")
+        self.band_ = ax.fill_between(
+            self.x[order], self.lower[order], self.upper[order], alpha=0.3, label=self.label
+        )
+        (self.line_,) = ax.plot(self.x[order], self.center[order], label="prediction")
+        ax.legend(loc="best", fontsize="small")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
