@@ -27,7 +27,8 @@ autodoc_default_options = {
     "members": True,
     "inherited-members": "BaseEstimator,ClassifierMixin,RegressorMixin",
     "exclude-members": (
-        "get_metadata_routing,set_fit_request,set_partial_fit_request,set_score_request"
+        "get_metadata_routing,set_fit_request,set_partial_fit_request,set_predict_request,"
+        "set_score_request"
     ),
 }
 numpydoc_show_class_members = False

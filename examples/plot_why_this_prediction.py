@@ -12,7 +12,7 @@ the blank image's, and the printed completeness gap says how closely they do.
 
 The maps show, for a few test digits, the pixels that raised the predicted
 class's probability (red) and those that lowered it (blue). Averaged over the
-test set, the mean |attribution| of each pixel ranks the pixels much as
+test set, the mean absolute attribution of each pixel ranks the pixels much as
 scikit-learn's permutation importance does; the printed rank correlation
 (Spearman, 1 for the same order) measures that agreement, and the timings what
 each costs per row. If SHAP is installed, its model-agnostic

@@ -518,15 +518,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     f"warm_start and partial_fit need the same {name} as the previous "
                     f"fit; refit with warm_start=False to change it."
                 )
-        normalization = None
-        if self.__dict__.get("gammas_") is not None:
-            normalization = (
-                self.gammas_,
-                self.betas_,
-                self.running_means_,
-                self.running_variances_,
-            )
-        return network.set_parameters(self.coefs_, self.intercepts_, normalization)
+        return network.set_parameters(self.coefs_, self.intercepts_, self._normalization_arrays())
 
     def _solver_to_train(self, resume, n_weights):
         """The solver; ``resume`` (warm start, partial_fit) continues the previous call's state.
@@ -733,22 +725,25 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if cached is not None and len(cached[0]) == len(arrays):
             if all(mine is theirs for mine, theirs in zip(cached[0], arrays, strict=True)):
                 return cached[1]
-        normalization = None
-        if self.__dict__.get("gammas_") is not None:
-            normalization = (
-                self.gammas_,
-                self.betas_,
-                self.running_means_,
-                self.running_variances_,
-            )
+        return self._network_reading_arrays()
+
+    def _network_reading_arrays(self, dropout=None):
+        """A new network that reads the fitted arrays (with ``dropout``'s rates, for MC-dropout)."""
         return Network.predicting_with(
             self.coefs_,
             self.intercepts_,
             self._hidden_activation,
             self.out_activation_,
             skips=self.__dict__.get("_residual_layers"),
-            normalization=normalization,
+            normalization=self._normalization_arrays(),
+            dropout=dropout,
         )
+
+    def _normalization_arrays(self):
+        """``(gammas_, betas_, running_means_, running_variances_)``, or None without them."""
+        if self.__dict__.get("gammas_") is None:
+            return None
+        return (self.gammas_, self.betas_, self.running_means_, self.running_variances_)
 
     def _fitted_arrays(self):
         arrays = (*self.coefs_, *self.intercepts_)
@@ -767,16 +762,10 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         Folded from the current arrays on every call, so the export computes
         what predict computes.
         """
-        if self.__dict__.get("gammas_") is None:
+        normalization = self._normalization_arrays()
+        if normalization is None:
             return self.coefs_, self.intercepts_
-        return fold_layers(
-            self.coefs_,
-            self.intercepts_,
-            self.gammas_,
-            self.betas_,
-            self.running_means_,
-            self.running_variances_,
-        )
+        return fold_layers(self.coefs_, self.intercepts_, *normalization)
 
     def _keep_predicting_network(self):
         self._predicting_network = None  # _network() must not return the old one
@@ -826,23 +815,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 f"MC-dropout draws predictions with dropout active, but dropout={self.dropout!r}: "
                 "fit with dropout > 0 (0.1 to 0.5, say) to use it."
             )
-        normalization = None
-        if self.__dict__.get("gammas_") is not None:
-            normalization = (
-                self.gammas_,
-                self.betas_,
-                self.running_means_,
-                self.running_variances_,
-            )
-        return Network.predicting_with(
-            self.coefs_,
-            self.intercepts_,
-            self._hidden_activation,
-            self.out_activation_,
-            skips=self.__dict__.get("_residual_layers"),
-            normalization=normalization,
-            dropout=rates,
-        )
+        return self._network_reading_arrays(dropout=rates)
 
     def _as_predicted(self, output):
         """What ``predict`` returns for the network's ``output`` (the classifier: probabilities)."""

@@ -11,7 +11,7 @@ from ._plot import _axes, _pyplot
 
 
 class AttributionDisplay:
-    """How much each feature moved the predictions: bars of mean |attribution|, or maps.
+    """How much each feature moved the predictions: bars of mean absolute attribution, or maps.
 
     Parameters
     ----------
@@ -33,7 +33,7 @@ class AttributionDisplay:
     bars_ : BarContainer or None
         The bars (without ``image_shape``).
     importances_ : ndarray of shape (n_features,)
-        Mean |attribution| of each feature over the rows.
+        Mean absolute attribution of each feature over the rows.
 
     Examples
     --------
@@ -82,7 +82,7 @@ class AttributionDisplay:
         image_shape : tuple of int, default=None
             Draw each row and its map instead of bars (a few rows: up to 8).
         max_features : int, default=20
-            The bar chart shows the features of largest mean |attribution|.
+            The bar chart shows the features of largest mean absolute attribution.
         ax : matplotlib Axes, default=None
             Where to draw the bars; a new figure if None (maps always make one).
 
