@@ -403,7 +403,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
         ) as hooks:
             trainer = self._trainer(network, solver, data, rng, seed, hooks, validation_set)
-            with self._fit_threads(trainer, data) as trainer.threads, _CtrlC() as ctrl_c:
+            with self._fit_threads(trainer, data) as threads, _CtrlC() as ctrl_c:
+                # Fits whose thread count may change keep their reductions count-proof.
+                trainer.use_threads(
+                    threads, blocked_reductions=threads is not None and threads.measuring
+                )
                 n_epochs, stopped = trainer.run(data, max_epochs, history, ctrl_c=ctrl_c)
                 # Training is over: a Ctrl-C now must not leave a half-stored model.
                 with ctrl_c.holding():

@@ -320,9 +320,9 @@ class Trainer:
         self.clip_gradient_norm = clip_gradient_norm
         self.hooks = hooks
         self.verbose = verbose
-        self.threads = threads
-        # Short vectors are summed by one BLAS call on one thread anyway: no wrapper.
-        self._dot = np.dot if network.params.size <= DOT_BLOCK else dot
+        self.threads = None
+        self._dot = np.dot
+        self.use_threads(threads, blocked_reductions=True)
         self.output_limit = math.inf  # set from the targets by run()
         self._penalty_scratch = np.empty_like(network.weights)
         # Flat views of each layer's weight gradient, and the per-layer sums of
@@ -447,6 +447,19 @@ class Trainer:
                 NON_FINITE_MESSAGE.format(epoch=epoch, what="sum of the squared weights")
             )
         return total_loss / batches.total_weight
+
+    def use_threads(self, threads, blocked_reductions=False):
+        """Call ``threads`` around every batch (None: nothing to call).
+
+        ``blocked_reductions`` sums long dot products in fixed blocks
+        (:func:`skbackprop._threads.dot`), whose bits do not depend on BLAS's
+        thread count: what a fit whose thread count may change needs. Short
+        vectors are one BLAS call on one thread anyway, and the others keep
+        ``np.dot``'s single pass.
+        """
+        self.threads = threads
+        short = self.network.params.size <= DOT_BLOCK
+        self._dot = dot if blocked_reductions and not short else np.dot
 
     def _gradient(self, X_batch, Y_batch, scale, rng):
         """Fill the network's gradient for one batch; return its loss plus penalty."""
