@@ -126,9 +126,11 @@ class LbfgsTrainer(Trainer):
             if hook_epoch["open"]:  # scipy stopped before the iteration begun last
                 self.hooks.end_epoch()
             value, _ = fun(result.x)  # leaves the network at the result
-        if not math.isfinite(value):
-            raise ValueError(NON_FINITE_MESSAGE.format(epoch=accepted["n"], what="training loss"))
-        self.check_outputs(accepted["n"])
+            if not math.isfinite(value):
+                raise ValueError(
+                    NON_FINITE_MESSAGE.format(epoch=accepted["n"], what="training loss")
+                )
+            self.check_outputs(accepted["n"])
         if not history.loss_curve:  # stopped before its first step: record where it stands
             history.loss_curve.append(value)
             history.gradient_norms.append(last["norms"])

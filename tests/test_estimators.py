@@ -919,3 +919,10 @@ def test_the_validation_set_routes_through_a_pipeline_transformed_like_x(classif
         quiet_fit(pipeline, X, y, X_val=X_val, y_val=y_val)
     assert pipeline[-1].validation_scores_ == direct.validation_scores_
     assert_same_weights(pipeline[-1], direct)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_finite_divergence_in_float32_is_reported_under_a_strict_errstate(solver):
+    model = BackpropRegressor(solver=solver, dtype="float32", random_state=0)
+    with np.errstate(all="raise"), pytest.raises(ValueError, match="outputs reached"):
+        quiet_fit(model, X9 * 1e17, y9)
