@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 from scipy.special import xlogy
 
-from ._threads import dot
+from ._threads import DOT_BLOCK, dot
 
 
 class Loss(Protocol):
@@ -95,8 +95,13 @@ class CategoricalCrossEntropy(_CanonicalLoss):
         np.log(ws.row_stats[:, 1:], out=log_sum_exp)
         log_sum_exp += ws.row_stats[:, :1]
         if isinstance(scale, float):
-            # sum_ik y_ik z_ik as one dot product (y and z are contiguous).
-            return scale * (_total(log_sum_exp) - dot(y.reshape(-1), ws.logits.reshape(-1)))
+            # sum_ik y_ik z_ik as one dot product (y and z are contiguous), in fixed
+            # blocks where BLAS would split it across threads.
+            if y.size <= DOT_BLOCK:
+                y_dot_z = float(np.vdot(y, ws.logits))
+            else:
+                y_dot_z = dot(y.reshape(-1), ws.logits.reshape(-1))
+            return scale * (_total(log_sum_exp) - y_dot_z)
         scratch = ws.loss_scratch
         np.multiply(y, ws.logits, out=scratch)
         log_sum_exp *= scale

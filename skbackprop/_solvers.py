@@ -32,6 +32,7 @@ entry in ``SOLVERS``; and its hand-worked test in ``tests/test_solvers.py``.
 ``make_solver`` passes it the estimator's parameters its ``__init__`` names.
 """
 
+import functools
 import inspect
 import math
 from typing import Protocol
@@ -102,7 +103,14 @@ class Sgd:
         return rate
 
     def begin_epoch(self, epoch):
-        self.rate = self.rate_at(epoch)
+        if (
+            epoch >= self.warmup_iter
+            and isinstance(self.schedule, str)
+            and self.schedule != "cosine"
+        ):
+            self.rate = self.learning_rate  # the common case, without rate_at's branches
+        else:
+            self.rate = self.rate_at(epoch)
 
     # The arrays a solver keeps between steps, as {state key: attribute}: made as
     # zeros like ``params`` before the first step, copied by get_state and
@@ -117,6 +125,12 @@ class Sgd:
         it is restored (``rho`` between ``partial_fit`` calls) rescales them.
         """
         return 1.0
+
+    def _kept_factors(self):
+        # Fixed for the solver's life (a changed hyper-parameter makes a new solver).
+        if getattr(self, "_factors", None) is None:
+            self._factors = {key: self._kept_factor(key) for key in self._state_arrays}
+        return self._factors
 
     def _make_state(self, params):
         """State arrays shaped like ``params``, made once (before the first step).
@@ -151,7 +165,7 @@ class Sgd:
         state = {
             "learning_rate": self.learning_rate,
             "learning_rate_init": self.learning_rate_init,
-            "kept_factors": {key: self._kept_factor(key) for key in self._state_arrays},
+            "kept_factors": self._kept_factors(),
         }
         for key, attribute in self._state_arrays.items():
             array = getattr(self, attribute)
@@ -375,10 +389,16 @@ def make_solver(name, **settings):
     through the ``__init__`` of every class it derives from.
     """
     solver_class = SOLVERS[name]
-    accepted = {
+    accepted = _init_parameters(solver_class)
+    return solver_class(**{key: value for key, value in settings.items() if key in accepted})
+
+
+@functools.cache
+def _init_parameters(solver_class):
+    # Once per class: inspect.signature costs more than a small fit's epoch.
+    return frozenset(
         parameter
         for cls in solver_class.__mro__
-        if "__init__" in vars(cls)
+        if cls is not object and "__init__" in vars(cls)
         for parameter in inspect.signature(cls.__init__).parameters
-    }
-    return solver_class(**{key: value for key, value in settings.items() if key in accepted})
+    )

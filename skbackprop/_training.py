@@ -521,8 +521,7 @@ class Trainer:
         logits = self._last_workspace.logits
         # The sum of squares bounds the largest square: one BLAS call clears a sane
         # epoch (the common case, a fifth of two reductions' cost on a small batch).
-        flat = logits.reshape(-1)
-        if float(np.dot(flat, flat)) <= self.output_limit * self.output_limit:
+        if float(np.vdot(logits, logits)) <= self.output_limit * self.output_limit:
             return
         largest = max(float(logits.max()), -float(logits.min()))
         if largest > self.output_limit:
