@@ -77,18 +77,22 @@ def _network_attributes(network, copy):
     }
 
 
-def _float_errors_handled(method):
-    """Run ``method`` under the floating-point error state its numerics need.
+def prediction_numerics():
+    """The floating-point error state prediction's numerics need, whatever the caller set.
 
-    Whatever the caller set with ``np.errstate``: underflow (exp of a very
-    negative logit) is harmless, and overflow or invalid results are caught
-    by explicit finiteness checks, which report them as divergence or as
-    inputs far outside the training data.
+    Underflow (exp of a very negative logit) is harmless, and overflow or
+    invalid results are caught by explicit finiteness checks, which report
+    them as divergence or as inputs far outside the training data.
     """
+    return np.errstate(under="ignore", over="ignore", invalid="ignore")
+
+
+def _float_errors_handled(method):
+    """Run ``method`` under :func:`prediction_numerics`."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        with prediction_numerics():
             return method(*args, **kwargs)
 
     return wrapper
@@ -751,14 +755,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fitted_arrays(self):
         arrays = (*self.coefs_, *self.intercepts_)
-        if self.__dict__.get("gammas_") is None:
-            return arrays
-        return arrays + (
-            *self.gammas_,
-            *self.betas_,
-            *self.running_means_,
-            *self.running_variances_,
-        )
+        normalization = self._normalization_arrays() or ()
+        return arrays + tuple(array for group in normalization for array in group)
 
     def _predicting_weights(self):
         """``coefs_`` and ``intercepts_`` with batch normalization folded in (for the ONNX export).

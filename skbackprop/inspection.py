@@ -30,7 +30,7 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import BackpropClassifier, _BaseBackprop
+from ._estimators import BackpropClassifier, _BaseBackprop, prediction_numerics
 from ._inspection_plot import AttributionDisplay, PredictionBandDisplay
 from ._network import PREDICT_MAX_CHUNK_ROWS
 from ._threads import largest_product, threads_for
@@ -148,8 +148,7 @@ def integrated_gradients(
     >>> bool(np.all(np.abs(result.gap) <= 0.01 * np.abs(result.outputs - result.baseline_outputs)))
     True
     """
-    if not (isinstance(n_steps, int | np.integer) and n_steps >= 1):
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
+    _check_positive_int("n_steps", n_steps)
     model, X_net, slope = _resolve(estimator, X)
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
@@ -157,8 +156,8 @@ def integrated_gradients(
     points_per_row = n_steps + 1
     if batch_size is None:
         batch_size = max(GRADIENT_CHUNK_ROWS // points_per_row, 1)
-    elif not (isinstance(batch_size, int | np.integer) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    else:
+        _check_positive_int("batch_size", batch_size)
     # The trapezoid rule's weights: the mean of the gradient along the path.
     weights = np.full(points_per_row, 1.0 / n_steps)
     weights[[0, -1]] /= 2
@@ -232,8 +231,7 @@ def predictive_draws(estimator, X, *, n_draws=100, random_state=None):
     >>> predictive_draws(model, X[:3], n_draws=20, random_state=0).shape
     (20, 3)
     """
-    if not (isinstance(n_draws, int | np.integer) and n_draws >= 1):
-        raise ValueError(f"n_draws must be a positive int, got {n_draws!r}.")
+    _check_positive_int("n_draws", n_draws)
     model, X_net = _network_estimator(estimator, X, affine_only=False)
     network = model._inspected_network(dropout=True)
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
@@ -242,7 +240,7 @@ def predictive_draws(estimator, X, *, n_draws=100, random_state=None):
     n_rows = X_net.shape[0]
     chunk = min(n_rows, PREDICT_MAX_CHUNK_ROWS)
     draws = []
-    with _numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
+    with prediction_numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
         workspaces = {}
         for _ in range(n_draws):
             output = np.empty((len(X_net), network.layer_sizes[-1]), dtype=network.dtype)
@@ -259,9 +257,9 @@ def predictive_draws(estimator, X, *, n_draws=100, random_state=None):
 # -- what the functions share ----------------------------------------------------
 
 
-def _numerics():
-    # As predict: underflow is harmless, overflow and NaN are checked explicitly.
-    return np.errstate(under="ignore", over="ignore", invalid="ignore")
+def _check_positive_int(name, value):
+    if not (isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1):
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
 def _workspace(workspaces, network, n_rows):
@@ -385,7 +383,7 @@ def _gradients(model, X_net, columns, signs):
     gradients = np.empty(X_net.shape, dtype=network.dtype)
     chunk = min(X_net.shape[0], GRADIENT_CHUNK_ROWS)
     workspaces = {}
-    with _numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
+    with prediction_numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
         for begin in range(0, X_net.shape[0], chunk):
             rows = slice(begin, begin + chunk)
             block = X_net[rows]

@@ -38,6 +38,17 @@ def _value(output_activation, logits, y, scale):
     return LOSSES[output_activation].value(_workspace(output_activation, logits), y, scale)
 
 
+def _numeric_gradient(value, logits, eps):
+    """Central differences of ``value(logits)`` with respect to each logit."""
+    numeric = np.empty_like(logits)
+    for index in np.ndindex(logits.shape):
+        plus, minus = logits.copy(), logits.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        numeric[index] = (value(plus) - value(minus)) / (2 * eps)
+    return numeric
+
+
 def _sklearn_loss(output_activation, y, p, sample_weight=None):
     """scikit-learn's MLP losses, written with its public metrics."""
     if output_activation == "softmax":
@@ -105,15 +116,7 @@ def test_output_delta_is_gradient_of_value(output_activation, k):
     LOSSES[output_activation].output_delta(ws, y, scale)
     delta = ws.output_delta
 
-    eps = 1e-6
-    numeric = np.empty_like(logits)
-    for index in np.ndindex(logits.shape):
-        plus, minus = logits.copy(), logits.copy()
-        plus[index] += eps
-        minus[index] -= eps
-        numeric[index] = (
-            _value(output_activation, plus, y, scale) - _value(output_activation, minus, y, scale)
-        ) / (2 * eps)
+    numeric = _numeric_gradient(lambda z: _value(output_activation, z, y, scale), logits, 1e-6)
     np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-10)
 
 
@@ -204,15 +207,7 @@ def test_robust_output_delta_is_the_gradient_of_value(name, k):
     loss = ROBUST[name](k)
     ws = _workspace("identity", p)
     loss.output_delta(ws, y, scale)
-    eps = 1e-7
-    numeric = np.empty_like(p)
-    for index in np.ndindex(p.shape):
-        plus, minus = p.copy(), p.copy()
-        plus[index] += eps
-        minus[index] -= eps
-        numeric[index] = (
-            _robust_value(loss, plus, y, scale) - _robust_value(loss, minus, y, scale)
-        ) / (2 * eps)
+    numeric = _numeric_gradient(lambda z: _robust_value(loss, z, y, scale), p, 1e-7)
     # Residuals are normal draws: none sits on a kink (|r| = delta, r = 0).
     np.testing.assert_allclose(ws.output_delta, numeric, rtol=1e-6, atol=1e-10)
 
