@@ -378,3 +378,18 @@ def test_the_kept_epoch_comes_back_whole_with_its_running_statistics(interrupted
     assert trainer.validation_loss() == model.validation_loss_curve_[best - 1]
     _, validation = model._validation_rows(y, model._seed())
     assert model.score(X[validation], y[validation]) == model.validation_scores_[best - 1]
+
+
+def test_an_early_stopped_fit_holds_what_a_fit_of_its_best_epochs_holds():
+    """The kept epoch's weights and running statistics, bit for bit: a fit that trains
+    exactly ``best_epoch_`` epochs (same seed, same split) ends where early stopping went back to."""
+    params = dict(early_stopping=True, learning_rate_init=0.05, random_state=0, **DEEP)
+    stopped = quiet_fit(BackpropClassifier(n_iter_no_change=3, max_iter=60, **params), X, y)
+    assert stopped.best_epoch_ < stopped.n_iter_  # it went back
+    best = BackpropClassifier(n_iter_no_change=1000, max_iter=stopped.best_epoch_, **params)
+    best = quiet_fit(best, X, y)
+    for name in ("coefs_", "intercepts_", "gammas_", "betas_", "running_means_"):
+        for a, b in zip(getattr(stopped, name), getattr(best, name), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(stopped.running_variances_, best.running_variances_, strict=True):
+        np.testing.assert_array_equal(a, b)

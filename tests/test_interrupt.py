@@ -235,3 +235,29 @@ def test_ctrl_c_with_a_custom_sigint_handler_calls_it(monkeypatch):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert seen == [signal.SIGINT] and model.n_iter_ == 5
+
+
+def test_the_ctrl_c_tests_pass_when_the_suite_starts_with_sigint_ignored():
+    """``nohup pytest &`` starts Python with SIGINT ignored; the tests that press Ctrl-C
+    put Python's handler back for themselves (conftest.py), and pass there too."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    tests = [
+        "tests/test_interrupt.py::test_ctrl_c_between_epochs_keeps_the_last_epoch",
+        "tests/test_lbfgs.py::test_ctrl_c_keeps_the_last_accepted_iterate",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": ""},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 passed" in result.stdout

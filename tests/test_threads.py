@@ -327,16 +327,20 @@ def test_an_unknown_rule_names_the_variable(monkeypatch):
 def test_a_fit_gives_the_same_weights_whichever_mode_the_load_picks(dtype, monkeypatch):
     """A quiet machine picks the caller's threads, a busy one a single thread: same bits.
 
-    float64 measures (its products and reductions agree bit for bit on one
-    thread and two); float32's products do not, so it keeps the size rule.
+    Whether this shape's products agree on one thread and two depends on the
+    CPU's BLAS kernels (float32 256x256 products agree on SkylakeX, not on
+    Zen), so the test asks the probe, not the CPU: the fit measures exactly
+    when the probe says the bits agree, and its weights are the same either way.
     """
     Xw, yw = make_classification(n_samples=600, n_features=256, random_state=0)
     Xw = Xw.astype(dtype)
+    monkeypatch.setattr(_threads, "_probed", {})
     runs = []
     for faster in (ONE, CALLERS):
-        chosen = []
+        chosen, measured = [], []
 
-        def after_batch(self, n_rows, faster=faster, chosen=chosen):
+        def after_batch(self, n_rows, faster=faster, chosen=chosen, measured=measured):
+            measured.append(self.measuring)
             if self.measuring:  # as if the clock said `faster` was faster
                 self._plan = []
                 self.section.switch(faster)
@@ -344,11 +348,14 @@ def test_a_fit_gives_the_same_weights_whichever_mode_the_load_picks(dtype, monke
 
         monkeypatch.setattr(FitThreads, "after_batch", after_batch)
         model = BackpropClassifier((256, 256), batch_size=256, max_iter=2, random_state=0)
-        runs.append((quiet_fit(model, Xw, yw), set(chosen)))
-    (first, first_modes), (second, second_modes) = runs
-    if dtype == np.float64:
+        runs.append((quiet_fit(model, Xw, yw), set(chosen), set(measured)))
+    (first, first_modes, first_measured), (second, second_modes, second_measured) = runs
+    assert len(_threads._probed) == 1  # probed once, by the first fit
+    (bits_agree,) = _threads._probed.values()
+    assert first_measured == second_measured == {bits_agree}
+    if bits_agree:
         assert first_modes == {ONE} and second_modes == {CALLERS}
-    else:
+    else:  # the size rule: 256 x 256 x 256 is above the cut
         assert first_modes == second_modes == {CALLERS}
     for a, b in zip(
         first.coefs_ + first.loss_curve_, second.coefs_ + second.loss_curve_, strict=True
@@ -364,3 +371,30 @@ def test_dot_gives_the_same_bits_on_any_thread_count():
     assert _threads.dot(a, b) == one
     assert one == pytest.approx(float(np.dot(a, b)), rel=1e-12)
     assert _threads.dot(a[:10], b[:10]) == float(np.dot(a[:10], b[:10]))
+
+
+def test_dot_sums_every_block_exactly_in_one_rounding():
+    """Blocks whose dot products are 1, 1e-17 and -1 sum to 1e-17: every block, the
+    last included, goes through the one exactly rounded sum (a plain running sum gives 0)."""
+    n = _threads.DOT_BLOCK
+    a, b = np.zeros(3 * n), np.ones(3 * n)
+    a[0], a[n], a[2 * n] = 1.0, 1e-17, -1.0
+    assert _threads.dot(a, b) == 1e-17
+    a[2 * n], a[3 * n - 1] = 0.0, -1.0  # the -1 at the very end of the last block
+    assert _threads.dot(a, b) == 1e-17
+
+
+def test_a_count_the_user_sets_inside_a_one_thread_section_survives_it():
+    """The last one-thread section restores the caller's count only where it still finds 1."""
+    libraries = _threads.COORDINATOR._blas()
+    before = [library.get_num_threads() for library in libraries]
+    user_count = max(before) + 1
+    try:
+        with Section(ONE):
+            assert {library.get_num_threads() for library in libraries} == {1}
+            libraries[0].set_num_threads(user_count)  # the user, in the middle of our call
+        assert libraries[0].get_num_threads() == user_count
+        assert [library.get_num_threads() for library in libraries[1:]] == before[1:]
+    finally:
+        for library, count in zip(libraries, before, strict=True):
+            library.set_num_threads(count)

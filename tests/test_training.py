@@ -443,3 +443,20 @@ def test_a_fit_continued_after_early_stopping_continues_from_the_kept_epoch():
     assert model.n_iter_ == 2
     assert model.best_epoch_ > kept or model.best_epoch_ == kept
     assert model.t_ == (kept + 2) * int(0.9 * len(X))
+
+
+def test_every_batch_of_every_epoch_draws_new_dropout_masks(monkeypatch):
+    """Masks are drawn per batch: no two batches, in one epoch or across epochs, share one."""
+    drawn, original = [], Network._drop_out
+
+    def drop_out(activation, rate, mask, dropped, rng):
+        original(activation, rate, mask, dropped, rng)
+        drawn.append(mask.copy())
+
+    monkeypatch.setattr(Network, "_drop_out", staticmethod(drop_out))
+    Xd, yd = make_classification(n_samples=120, n_features=5, random_state=0)
+    model = BackpropClassifier((16,), dropout=0.5, batch_size=40, max_iter=3, random_state=0)
+    quiet_fit(model, Xd, yd)
+    assert len(drawn) == 9  # 3 batches in each of 3 epochs
+    keys = {mask.tobytes() for mask in drawn}
+    assert len(keys) == len(drawn)
