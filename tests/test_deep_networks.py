@@ -382,7 +382,7 @@ def test_the_kept_epoch_comes_back_whole_with_its_running_statistics(interrupted
 
 def test_an_early_stopped_fit_holds_what_a_fit_of_its_best_epochs_holds():
     """The kept epoch's weights and running statistics, bit for bit: a fit that trains
-    exactly ``best_epoch_`` epochs (same seed, same split) ends where early stopping went back to."""
+    exactly ``best_epoch_`` epochs (same seed and split) ends where early stopping went back."""
     params = dict(early_stopping=True, learning_rate_init=0.05, random_state=0, **DEEP)
     stopped = quiet_fit(BackpropClassifier(n_iter_no_change=3, max_iter=60, **params), X, y)
     assert stopped.best_epoch_ < stopped.n_iter_  # it went back
