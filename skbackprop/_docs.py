@@ -51,7 +51,8 @@ learning_rate : {"constant", "invscaling", "adaptive", "cosine"} or callable, \
     1e-6. ``"cosine"``: epoch ``e`` (0-based) takes ``learning_rate_init * (1
     + cos(pi * e / max_iter)) / 2``, as PyTorch's ``CosineAnnealingLR(T_max=
     max_iter, eta_min=0)`` stepped per epoch (and 0 after ``max_iter``
-    epochs). A callable ``learning_rate(e) -> rate`` gives epoch ``e``'s rate.
+    epochs). A callable ``learning_rate(e) -> rate`` gives epoch ``e``'s rate,
+    a positive finite number, and is called once per epoch trained.
     Epochs count across warm starts and ``partial_fit`` calls.
 
 power_t : float, default=0.5
@@ -246,7 +247,10 @@ n_iter_ : int
 
 learning_rate_ : float or None
     Where the schedule stands: the step size the next epoch would take
-    (warm-up included). None with ``solver="lbfgs"``.
+    (warm-up included), the epoch after ``best_epoch_`` where early stopping
+    went back to it, as a continued fit resumes there. A callable
+    ``learning_rate`` is called only for the epochs trained, so with one this
+    is the step size of the last epoch kept. None with ``solver="lbfgs"``.
 
 n_layers_ : int
     Number of layers, input and output included.

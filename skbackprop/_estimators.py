@@ -98,6 +98,20 @@ def _float_errors_handled(method):
     return wrapper
 
 
+def _next_rate(solver, history):
+    """The step size of the epoch a continued fit would run next (``learning_rate_``).
+
+    That epoch follows the kept one (early stopping's best) where there is one.
+    A user's schedule is not called beyond the epochs it trained (it may end
+    there): for it, the solver's rate of the kept epoch.
+    """
+    kept = history.kept_epoch
+    next_epoch = len(history.loss_curve) if kept is None else kept["loss_curve"]
+    if callable(solver.schedule):
+        return solver.rate
+    return solver.rate_at(next_epoch)
+
+
 def _stochastic_solver(estimator):
     """partial_fit exists only for the stochastic solvers, as in scikit-learn."""
     if estimator.solver == "lbfgs":
@@ -711,7 +725,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "solver": self.solver,
                 "state": {} if solver is None else solver.get_state(),
             },
-            learning_rate_=None if solver is None else solver.rate_at(len(history.loss_curve)),
+            learning_rate_=None if solver is None else _next_rate(solver, history),
         )
         self._keep_predicting_network()
 

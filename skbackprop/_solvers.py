@@ -35,6 +35,7 @@ entry in ``SOLVERS``; and its hand-worked test in ``tests/test_solvers.py``.
 import functools
 import inspect
 import math
+from numbers import Real
 from typing import Protocol
 
 import numpy as np
@@ -92,7 +93,7 @@ class Sgd:
     def rate_at(self, epoch):
         """The step size of epoch ``epoch``: the schedule's rate, warmed up."""
         if callable(self.schedule):
-            rate = float(self.schedule(epoch))
+            rate = _scheduled_rate(self.schedule, epoch)
         elif self.schedule == "cosine":
             progress = min(epoch, self.max_iter) / self.max_iter
             rate = self.learning_rate_init * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -164,6 +165,7 @@ class Sgd:
     def get_state(self):
         state = {
             "learning_rate": self.learning_rate,
+            "rate": self.rate,
             "learning_rate_init": self.learning_rate_init,
             "kept_factors": self._kept_factors(),
         }
@@ -178,7 +180,10 @@ class Sgd:
         # warm-started fits) is the caller's new choice: the rate restarts from it.
         if state.get("learning_rate_init", self.learning_rate_init) == self.learning_rate_init:
             self.learning_rate = float(state["learning_rate"])
-        self.rate = self.learning_rate  # until begin_epoch sets the epoch's
+            # The step size of the state's last epoch, until begin_epoch sets the next one's.
+            self.rate = float(state.get("rate", self.learning_rate))
+        else:
+            self.rate = self.learning_rate
         # States saved before the factors were (0.2) were kept at today's factors.
         saved_factors = state.get("kept_factors", {})
         for key, attribute in self._state_arrays.items():
@@ -188,6 +193,23 @@ class Sgd:
                 if now != then:
                     array *= now / then
                 setattr(self, attribute, array)
+
+
+def _scheduled_rate(schedule, epoch):
+    """``schedule(epoch)``, checked: a user's schedule must give a positive finite step size."""
+    rate = schedule(epoch)
+    if isinstance(rate, bool | str) or not isinstance(rate, Real):
+        raise TypeError(
+            "learning_rate, a callable, must return the step size of epoch e as a "
+            f"positive finite number; for epoch {epoch} it returned {rate!r}."
+        )
+    rate = float(rate)
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(
+            "learning_rate, a callable, must return the step size of epoch e as a "
+            f"positive finite number; for epoch {epoch} it returned {rate!r}."
+        )
+    return rate
 
 
 class Momentum(Sgd):

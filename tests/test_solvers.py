@@ -394,6 +394,103 @@ def test_a_callable_schedule_is_called_with_the_epoch():
     assert solver.rate == 0.125 and seen == [0, 3]
 
 
+# Issue 23's preamble: a small regression problem.
+_rng = np.random.default_rng(0)
+X_SMALL = _rng.normal(size=(120, 4))
+Y_SMALL = X_SMALL[:, 0] - 2 * X_SMALL[:, 1]
+
+
+def test_a_schedule_defined_for_the_trained_epochs_only_is_called_for_those_only():
+    from skbackprop import BackpropRegressor
+
+    rates, seen = np.linspace(0.01, 0.001, 5), []
+
+    def schedule(epoch):
+        seen.append(epoch)
+        return rates[epoch]  # IndexError from epoch 5 on
+
+    model = quiet_fit(BackpropRegressor(max_iter=5, learning_rate=schedule), X_SMALL, Y_SMALL)
+    assert seen == [0, 1, 2, 3, 4] and model.n_iter_ == 5
+    assert model.learning_rate_ == rates[-1]  # the last epoch's: the schedule ends there
+
+
+def test_an_interrupt_from_the_schedule_keeps_the_epochs_before_it():
+    from skbackprop import BackpropRegressor
+
+    seen = []
+
+    def schedule(epoch):
+        seen.append(epoch)
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return 0.01
+
+    with pytest.warns(UserWarning, match="interrupted by the user after 3 complete epochs"):
+        model = quiet_fit(BackpropRegressor(max_iter=10, learning_rate=schedule), X_SMALL, Y_SMALL)
+    assert seen == [0, 1, 2, 3] and model.n_iter_ == 3 and model.learning_rate_ == 0.01
+
+
+@pytest.mark.parametrize(
+    "returned, error",
+    [
+        (-0.01, ValueError),
+        (0.0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (None, TypeError),
+        ([0.01], TypeError),
+        (object(), TypeError),
+        ("0.01", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_what_a_callable_schedule_returns_is_checked_and_named(returned, error):
+    from skbackprop import BackpropRegressor
+
+    model = BackpropRegressor(max_iter=3, learning_rate=lambda epoch: returned)
+    with pytest.raises(error, match="learning_rate, a callable, must return .* positive finite"):
+        model.fit(X_SMALL, Y_SMALL)
+    assert not hasattr(model, "coefs_")
+
+
+def test_numpy_numbers_from_a_schedule_are_rates():
+    from skbackprop import BackpropRegressor
+
+    model = BackpropRegressor(max_iter=2, learning_rate=lambda epoch: np.float32(0.01))
+    assert quiet_fit(model, X_SMALL, Y_SMALL).learning_rate_ == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "invscaling"])
+def test_after_early_stopping_the_rate_is_that_of_the_epoch_a_continued_fit_runs(schedule):
+    """learning_rate_ is the next epoch's rate, and a continued fit resumes after best_epoch_."""
+    from skbackprop import BackpropRegressor
+
+    params = dict(
+        learning_rate=schedule,
+        learning_rate_init=0.05,
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=0,
+        max_iter=40,
+        random_state=0,
+    )
+    noise = np.random.default_rng(1).normal(size=len(Y_SMALL))  # nothing to generalise
+    model = quiet_fit(BackpropRegressor(**params, warm_start=True), X_SMALL, noise)
+    best = model.best_epoch_
+    assert best < model.n_iter_
+    promised, seen = model.learning_rate_, []
+    original = Sgd.begin_epoch
+
+    def begin_epoch(self, epoch):
+        original(self, epoch)
+        seen.append((epoch, self.rate))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Sgd, "begin_epoch", begin_epoch)
+        quiet_fit(model, X_SMALL, noise)  # the same max_iter: cosine depends on it
+    assert seen[0] == (best, promised)  # 0-based: the epoch after the best one
+
+
 def test_adamw_decays_the_weights_then_takes_adams_step():
     params = np.array([1.0, -2.0, 0.5])  # two weights, then a bias
     lr, decay = 0.01, 0.1
