@@ -28,6 +28,7 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import (
+    _check_feature_names,
     _check_sample_weight,
     check_array,
     check_is_fitted,
@@ -96,6 +97,35 @@ def _float_errors_handled(method):
             return method(*args, **kwargs)
 
     return wrapper
+
+
+def _validated_weights(weights, n_rows, dtype, name, rows_name):
+    """Sample weights checked as scikit-learn checks them, with errors that name ``name``."""
+    weights = check_array(weights, ensure_2d=False, dtype=dtype, input_name=name)
+    if weights.ndim == 0:
+        weights = np.full(n_rows, weights, dtype=dtype)
+    if weights.shape != (n_rows,):
+        raise ValueError(
+            f"{name} has shape {weights.shape}, but {rows_name} has {n_rows} rows: it needs "
+            "one weight per row."
+        )
+    if (weights < 0).any():
+        raise ValueError(f"{name} has negative values; sample weights must be >= 0.")
+    return weights
+
+
+def _in_order(value, name):
+    """``value``, a per-layer (or per-level) parameter, checked to have an order.
+
+    A set's order is its hash order, which for strings changes from one
+    process to the next: the same parameters would build different models.
+    """
+    if isinstance(value, set | frozenset | dict):
+        raise ValueError(
+            f"{name} must be a list or tuple (ordered: one entry per layer or level), got "
+            f"the {type(value).__name__} {value!r}, whose order is not defined."
+        )
+    return value
 
 
 def _next_rate(solver, history):
@@ -257,11 +287,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # -- what the classifier and the regressor do differently ----------------
 
     @abstractmethod
-    def _encode_targets(self, y, first_call, incremental, classes=None):
+    def _encode_targets(self, y, first_call, incremental, classes=None, name="y"):
         """Return ``(y, Y)``: the checked targets and their float matrix for the loss.
 
         A first call also sets the target attributes (``classes_`` ...); a
         later one (warm start or ``partial_fit``) checks y against them.
+        ``name`` is what errors call the targets (``y_val`` for validation's).
         """
 
     @abstractmethod
@@ -284,7 +315,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        sizes = (
+            [sizes] if isinstance(sizes, Integral) else list(_in_order(sizes, "hidden_layer_sizes"))
+        )
         if not all(isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a tuple of positive ints (or () for no "
@@ -295,7 +328,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _dropout_rates(self, n_hidden):
         if isinstance(self.dropout, Real):
             return (float(self.dropout),) * n_hidden
-        rates = tuple(self.dropout)
+        rates = tuple(_in_order(self.dropout, "dropout"))
         is_rate = [isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1 for r in rates]
         if len(rates) != n_hidden or not all(is_rate):
             raise ValueError(
@@ -308,7 +341,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """``activation`` as the network takes it: one name, or a tuple of one per hidden layer."""
         if isinstance(self.activation, str):
             return self.activation
-        names = tuple(self.activation)
+        names = tuple(_in_order(self.activation, "activation"))
         if len(names) != n_hidden or not all(
             isinstance(name, str) and name in HIDDEN_ACTIVATIONS for name in names
         ):
@@ -521,7 +554,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if not continued:
             init = self.init if isinstance(self.init, str) else user_initializer(self.init)
             return network.initialize(rng, init)
-        if [c.shape[0] for c in self.coefs_] + [data.Y.shape[1]] != layer_sizes:
+        if [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]] != layer_sizes:
             raise ValueError(
                 "warm_start and partial_fit need the same hidden_layer_sizes and "
                 "outputs as the previous fit; refit with warm_start=False to change them."
@@ -650,6 +683,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             current = self._with_network(network)
             if scorer is None:
                 return current.score(X_val, y_val, sample_weight=w_val)
+            current = current._scored_by_metrics()
             if w_val is None:
                 return scorer(current, X_val, y_val)
             return scorer(current, X_val, y_val, sample_weight=w_val)
@@ -672,26 +706,42 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "early_stopping=True"
                 + (" (solver='lbfgs' does not stop early)." if self.solver == "lbfgs" else ".")
             )
-        X_val = validate_data(
-            self, X_val, accept_sparse=("csr", "csc"), dtype=data.X.dtype, reset=False
-        )
-        X_val = X_val.tocsr() if sp.issparse(X_val) else X_val
-        y_val = check_array(y_val, ensure_2d=False, dtype=None)
+        X_val = self._validated_X_val(X_val, data.X.dtype)
+        y_val = check_array(y_val, ensure_2d=False, dtype=None, input_name="y_val")
         if len(y_val) != X_val.shape[0]:
             raise ValueError(
                 f"X_val and y_val have {X_val.shape[0]} and {len(y_val)} rows: they must match."
             )
-        if sample_weight_val is not None:
-            sample_weight_val = _check_sample_weight(
-                sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"The validation set is too small ({X_val.shape[0]} row): early stopping "
+                "needs at least 2 validation rows. Pass more rows in X_val and y_val."
             )
-        y_val, Y_val = self._encode_targets(y_val, first_call=False, incremental=True)
+        if sample_weight_val is not None:
+            sample_weight_val = _validated_weights(
+                sample_weight_val, X_val.shape[0], X_val.dtype, "sample_weight_val", "X_val"
+            )
+        y_val, Y_val = self._encode_targets(y_val, first_call=False, incremental=True, name="y_val")
         if Y_val.shape[1] != data.Y.shape[1]:
             raise ValueError(f"y_val has {Y_val.shape[1]} outputs where y has {data.Y.shape[1]}.")
         weights = self._validation_weights(y_val, sample_weight_val, data.y, X_val.dtype)
         if weights is not None and not weights.sum() > 0:
             raise ValueError("The validation sample weights sum to zero.")
         return TrainingData(X_val, Y_val.astype(X_val.dtype, copy=False), weights, y=y_val)
+
+    def _validated_X_val(self, X_val, dtype):
+        """X_val checked as predict checks X, with errors that name X_val."""
+        _check_feature_names(self, X_val, reset=False)
+        X_val = check_array(
+            X_val, accept_sparse=("csr", "csc"), dtype=dtype, input_name="X_val", estimator=self
+        )
+        if X_val.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X_val has {X_val.shape[1]} features, but X has {self.n_features_in_}: the "
+                "validation rows need the training rows' features."
+            )
+        # Rows are what prediction takes, and CSR takes them fastest.
+        return X_val.tocsr() if sp.issparse(X_val) else X_val
 
     def _validation_weights(self, y_val, sample_weight_val, y, dtype):
         """The weights of the validation rows (the classifier folds in class weights)."""
@@ -708,6 +758,10 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         current._set_network_attributes(network)
         current.__dict__.pop("feature_names_in_", None)
         return current
+
+    def _scored_by_metrics(self):
+        """What a ``scoring`` metric scores: this estimator (see the regressor's levels)."""
+        return self
 
     def _set_network_attributes(self, network):
         self.__dict__.update(_network_attributes(network, copy=False))
@@ -1052,27 +1106,28 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
     def _validation_weights(self, y_val, sample_weight_val, y, dtype):
         if self.class_weight is None:
             return sample_weight_val
-        # The training labels' class weights ("balanced" counts the training labels).
-        if self.class_weight == "balanced":
-            columns = y.reshape(len(y), -1).T
-            by_class = []
-            for column in columns:
-                labels = np.unique(column)
-                balanced = compute_class_weight("balanced", classes=labels, y=column)
-                by_class.append(dict(zip(labels, balanced, strict=True)))
-            class_weight = by_class[0] if y.ndim == 1 else by_class
-        else:
-            class_weight = self.class_weight
-        weights = compute_sample_weight(class_weight, y_val).astype(dtype)
+        # Each class weighs what it weighs in training ("balanced" counts the training
+        # labels), whichever classes the validation rows happen to hold.
+        train_columns = y.reshape(len(y), -1).T
+        per_column = self.class_weight
+        if not isinstance(per_column, list):
+            per_column = [per_column] * len(train_columns)
+        weights = np.ones(len(y_val), dtype=dtype)
+        for class_weight, train, validation in zip(
+            per_column, train_columns, y_val.reshape(len(y_val), -1).T, strict=True
+        ):
+            classes = np.unique(train)
+            by_class = compute_class_weight(class_weight, classes=classes, y=train)
+            weights *= by_class[np.searchsorted(classes, validation)]
         return weights if sample_weight_val is None else weights * sample_weight_val
 
-    def _encode_targets(self, y, first_call, incremental, classes=None):
+    def _encode_targets(self, y, first_call, incremental, classes=None, name="y"):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         multilabel = type_of_target(y).startswith("multilabel")
         if not first_call:
-            self._check_same_targets(y, multilabel, incremental)
+            self._check_same_targets(y, multilabel, incremental, name)
         if first_call:
             binarizer = LabelBinarizer().fit(y if classes is None or multilabel else classes)
             if len(binarizer.classes_) < 2:
@@ -1091,17 +1146,17 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
             unseen = np.setdiff1d(unique_labels(y), self.classes_)
             if len(unseen):
                 raise ValueError(
-                    f"y contains labels not in classes_ {self.classes_!r}: {unseen!r}."
+                    f"{name} contains labels not in classes_ {self.classes_!r}: {unseen!r}."
                 )
         return y, self._label_binarizer.transform(y)
 
-    def _check_same_targets(self, y, multilabel, incremental):
+    def _check_same_targets(self, y, multilabel, incremental, name="y"):
         """A continued fit must see the kind of targets (and, warm started, the classes) it had."""
         was_multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
         if multilabel != was_multilabel:
             kinds = {True: "a label indicator matrix (multilabel)", False: "class labels"}
             raise ValueError(
-                f"The model was fitted on {kinds[was_multilabel]}, but y now holds "
+                f"The model was fitted on {kinds[was_multilabel]}, but {name} holds "
                 f"{kinds[multilabel]}: the kind of target cannot change between calls. "
                 "Refit with warm_start=False to change it."
             )
@@ -1404,7 +1459,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
 
     def _levels(self):
         """The quantile levels of a multi-level fit, or None (one output per target)."""
-        if self.loss != "quantile" or isinstance(self.quantile, Real):
+        if self.loss != "quantile" or np.ndim(_in_order(self.quantile, "quantile")) == 0:
             return None
         levels = tuple(self.quantile)
         valid = [isinstance(q, Real) and not isinstance(q, bool) and 0 < q < 1 for q in levels]
@@ -1421,14 +1476,15 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         if self.loss == "huber":
             return Huber(self.huber_delta)
         if self.loss == "quantile":
-            levels = self._levels() or (self.quantile,)
+            levels = self._levels() or (float(self.quantile),)
             return Pinball(np.resize(np.asarray(levels, dtype=float), n_outputs))
         return super()._loss_function(output_activation, n_outputs)
 
-    def _encode_targets(self, y, first_call, incremental, classes=None):
+    def _encode_targets(self, y, first_call, incremental, classes=None, name="y"):
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
-                "loss='poisson' needs non-negative targets (counts, rates); y has negative values."
+                f"loss='poisson' needs non-negative targets (counts, rates); {name} has "
+                "negative values."
             )
         # A fit needs some positive count (all zeros have no finite best fit); a stream's
         # chunks may be all zeros, as streamed counts often are.
@@ -1440,7 +1496,17 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             )
         levels = self._levels()
         if first_call:
-            self._y_ndim, self._quantile_levels = y.ndim, levels
+            self._y_ndim = y.ndim
+        elif len(levels or (None,)) != len(self._quantile_levels or (None,)):
+            raise ValueError(
+                f"quantile={self.quantile!r} has {len(levels or (None,))} level(s) where the "
+                f"previous fit had {len(self._quantile_levels or (None,))}: warm_start and "
+                "partial_fit continue a network with one output per level. Refit with "
+                "warm_start=False to change their number."
+            )
+        # A continued fit trains its outputs for the levels given now, in their order
+        # (the output count is checked with the network): predict follows them.
+        self._quantile_levels = levels
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if levels is not None:  # one output per level, each target's levels in turn
             Y = np.repeat(Y, len(levels), axis=1)
@@ -1484,9 +1550,25 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
 
     def _decode(self, output):
         levels = self.__dict__.get("_quantile_levels")
-        if levels is not None:
-            return _sorted_by_level(output, levels)
-        return output.ravel() if self._y_ndim == 1 else output
+        if levels is None:
+            return output.ravel() if self._y_ndim == 1 else output
+        output = _sorted_by_level(output, levels)
+        if not self.__dict__.get("_median_only"):
+            return output
+        median = output[:, _middle_level(levels) :: len(levels)]
+        return median.ravel() if self._y_ndim == 1 else median
+
+    def _scored_by_metrics(self):
+        """With several quantile levels, a copy predicting the level nearest 0.5 only.
+
+        A metric compares one prediction per target with y (as ``score`` does,
+        for early stopping's ``scoring``).
+        """
+        if self.__dict__.get("_quantile_levels") is None:
+            return self
+        median = copy.copy(self)
+        median._median_only = True
+        return median
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of ``predict(X)``, as scikit-learn's regressors score.
@@ -1514,11 +1596,9 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         score : float
             R^2 of the predictions.
         """
-        levels = self.__dict__.get("_quantile_levels")
-        if levels is None:
+        if self.__dict__.get("_quantile_levels") is None:
             return super().score(X, y, sample_weight=sample_weight)
-        middle = int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
-        prediction = self.predict(X)[:, middle :: len(levels)]
+        prediction = self._scored_by_metrics().predict(X)
         return r2_score(
             y, prediction.ravel() if np.ndim(y) == 1 else prediction, sample_weight=sample_weight
         )
@@ -1550,6 +1630,11 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
+
+
+def _middle_level(levels):
+    """The index of the level nearest 0.5 (the median's, for a symmetric interval)."""
+    return int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
 
 
 def _sorted_by_level(output, levels):

@@ -774,8 +774,8 @@ def test_a_callable_schedule_sees_epochs_counted_across_calls(classification):
     model = BackpropClassifier(learning_rate=schedule, max_iter=3, random_state=0)
     quiet_fit(model, X, y)
     model.partial_fit(X, y)
-    assert seen[:3] == [0, 1, 2] and 3 in seen[3:]
-    assert model.learning_rate_ == pytest.approx(0.01 / 5)  # where the schedule stands
+    assert seen == [0, 1, 2, 3]  # once per epoch trained, never beyond
+    assert model.learning_rate_ == 0.01 / 4  # a callable's: the last trained epoch's rate
 
 
 def test_cosine_ends_at_zero_and_warm_up_starts_small(classification):
@@ -854,6 +854,19 @@ def test_balanced_class_weights_of_validation_rows_come_from_the_training_labels
     np.testing.assert_allclose(validation.sample_weight, expected)
 
 
+def test_a_partial_class_weight_dict_weighs_validation_rows_without_its_classes(classification):
+    """{0: 2.0} weighs class 0 twice and the others once, whichever classes y_val holds."""
+    X, y, X_val, y_val = _split_for_validation(classification)
+    without_0 = y_val != 0
+    model = BackpropClassifier(class_weight={0: 2.0}, early_stopping=True, scoring="loss")
+    model.set_params(max_iter=3, random_state=0)
+    data = _fitted_data(model, X, y)
+    for rows in (without_0, ~without_0, slice(None)):
+        validation = model._validation_set((X_val[rows], y_val[rows], None), data)
+        np.testing.assert_array_equal(validation.sample_weight, np.where(y_val[rows] == 0, 2, 1))
+    quiet_fit(model, X, y, X_val=X_val[without_0], y_val=y_val[without_0])  # fits
+
+
 def _fitted_data(model, X, y):
     quiet_fit(model, X, y)
     return model._training_data(X, y, None, False, False, None)
@@ -867,9 +880,14 @@ def _fitted_data(model, X, y):
         (dict(sample_weight_val="w"), "sample_weight_val is given without X_val"),
         (dict(X_val="X", y_val="y", early_stopping=False), "set early_stopping=True"),
         (dict(X_val="X", y_val="y", solver="lbfgs"), "lbfgs"),
-        (dict(X_val="X3", y_val="y"), "features"),
-        (dict(X_val="X", y_val="unknown"), "not in classes_"),
+        (dict(X_val="X3", y_val="y"), "X_val has 3 features, but X has 8"),
+        (dict(X_val="X", y_val="unknown"), "y_val contains labels not in classes_"),
         (dict(X_val="X", y_val="short"), "must match"),
+        (dict(X_val="X1", y_val="y1"), r"validation set is too small \(1 row\)"),
+        (dict(X_val="Xnan", y_val="y"), "Input X_val contains NaN"),
+        (dict(X_val="X", y_val="y", sample_weight_val="w3"), "sample_weight_val has shape"),
+        (dict(X_val="X", y_val="y", sample_weight_val="w-"), "sample_weight_val has negative"),
+        (dict(X_val="X", y_val="multilabel"), "y_val holds a label indicator matrix"),
     ],
 )
 def test_a_bad_validation_set_is_refused_naming_it(classification, kwargs, message):
@@ -881,6 +899,12 @@ def test_a_bad_validation_set_is_refused_naming_it(classification, kwargs, messa
         "unknown": np.where(y_val == 0, 7, y_val),
         "short": y_val[:-1],
         "w": np.ones(len(y_val)),
+        "X1": X_val[:1],
+        "y1": y_val[:1],
+        "Xnan": np.where(X_val > 1, np.nan, X_val),
+        "w3": np.ones(3),
+        "w-": -np.ones(len(y_val)),
+        "multilabel": np.eye(3, dtype=int)[y_val],
     }
     params = {key: kwargs.pop(key) for key in ("early_stopping", "solver") if key in kwargs}
     model = BackpropClassifier(**{"early_stopping": True, "max_iter": 3, **params})

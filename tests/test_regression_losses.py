@@ -179,3 +179,66 @@ def test_onnx_exports_the_sorted_levels(n_targets, dtype):
     )
     (output,) = session.run(None, {session.get_inputs()[0].name: X_test.astype(dtype)})
     np.testing.assert_allclose(output, model.predict(X_test.astype(dtype)), rtol=1e-5, atol=1e-5)
+
+
+# -- the edges of several levels (issue 23) -----------------------------------------
+
+
+def test_levels_reordered_between_warm_starts_are_followed_by_predict():
+    model = BackpropRegressor(loss="quantile", quantile=(0.1, 0.9), max_iter=50, random_state=0)
+    model = quiet_fit(model.set_params(warm_start=True), X_train, y_train)
+    low_high = model.predict(X_test)
+    assert (low_high[:, 0] <= low_high[:, 1]).all()
+    quiet_fit(model.set_params(quantile=(0.9, 0.1), max_iter=2), X_train, y_train)
+    high_low = model.predict(X_test)
+    assert (high_low[:, 0] >= high_low[:, 1]).all()  # column 0 is the 0.9 level now
+    model.partial_fit(X_train, y_train)
+    assert (model.predict(X_test)[:, 0] >= model.predict(X_test)[:, 1]).all()
+
+
+def test_a_changed_number_of_levels_names_quantile_and_keeps_the_model():
+    model = BackpropRegressor(loss="quantile", quantile=(0.1, 0.9), max_iter=5, warm_start=True)
+    model = quiet_fit(model, X_train, y_train)
+    before = model.predict(X_test)
+    with pytest.raises(ValueError, match=r"quantile=\(0.1, 0.5, 0.9\) has 3 level\(s\)"):
+        model.set_params(quantile=(0.1, 0.5, 0.9)).fit(X_train, y_train)
+    np.testing.assert_array_equal(model.predict(X_test), before)
+
+
+def test_a_zero_dimensional_array_is_one_level():
+    model = quiet_fit(
+        BackpropRegressor(loss="quantile", quantile=np.array(0.9), **LINEAR), X_train, y_train
+    )
+    plain = quiet_fit(BackpropRegressor(loss="quantile", quantile=0.9, **LINEAR), X_train, y_train)
+    np.testing.assert_array_equal(model.predict(X_test), plain.predict(X_test))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(loss="quantile", quantile={0.1, 0.9}),
+        dict(loss="quantile", quantile=frozenset({0.1, 0.9})),
+        dict(hidden_layer_sizes=(4, 4), activation={"relu", "tanh"}),
+        dict(hidden_layer_sizes=(4, 4), dropout={0.1, 0.2}),
+        dict(hidden_layer_sizes={4, 5}),
+    ],
+    ids=["quantile", "frozenset", "activation", "dropout", "hidden_layer_sizes"],
+)
+def test_sets_are_refused_for_their_order_is_not_defined(params):
+    (name,) = [key for key in params if key != "loss" and isinstance(params[key], set | frozenset)]
+    with pytest.raises(ValueError, match=f"{name} must be a list or tuple .* not defined"):
+        BackpropRegressor(max_iter=2, **params).fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("scoring", ["neg_mean_absolute_error", "r2"])
+def test_early_stopping_scores_the_median_level_with_a_metric(scoring):
+    """A metric compares one prediction per target with y: that of the level nearest 0.5."""
+    model = _interval_model(early_stopping=True, n_iter_no_change=5, scoring=scoring)
+    assert len(model.validation_scores_) == model.n_iter_
+    _, validation = model._validation_rows(y_train, model._seed())
+    X_val, y_val = X_train[validation], y_train[validation]
+    median = model.predict(X_val)[:, 1]
+    assert model.predict(X_val).shape == (len(X_val), 3)  # the model predicts every level
+    metric = {"neg_mean_absolute_error": lambda: -np.mean(np.abs(y_val - median))}
+    metric["r2"] = lambda: r2_score(y_val, median)
+    assert model.best_validation_score_ == pytest.approx(metric[scoring](), rel=1e-12)
