@@ -763,6 +763,14 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """What a ``scoring`` metric scores: this estimator (see the regressor's levels)."""
         return self
 
+    def _outputs_behind_column(self, X, column):
+        """For each row of X (validated), the network output that ``predict``'s ``column`` is.
+
+        The output of the same index, unless predict reorders outputs (the
+        regressor's quantile levels).
+        """
+        return np.full(X.shape[0], column)
+
     def _set_network_attributes(self, network):
         self.__dict__.update(_network_attributes(network, copy=False))
 
@@ -1541,7 +1549,9 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             return super().predict(X)
         from .inspection import predictive_draws  # the inspection module builds on this one
 
-        draws = predictive_draws(self, X, n_draws=100, random_state=self.random_state)
+        # A copy of a RandomState instance: predicting must not change what the next fit draws.
+        random_state = copy.deepcopy(self.random_state)
+        draws = predictive_draws(self, X, n_draws=100, random_state=random_state)
         return draws.mean(axis=0), draws.std(axis=0)
 
     def _output_activation(self):
@@ -1557,6 +1567,14 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
             return output
         median = output[:, _middle_level(levels) :: len(levels)]
         return median.ravel() if self._y_ndim == 1 else median
+
+    def _outputs_behind_column(self, X, column):
+        levels = self.__dict__.get("_quantile_levels")
+        if levels is None:
+            return super()._outputs_behind_column(X, column)
+        with prediction_numerics():
+            output = self._network().predict(X)
+        return _outputs_sorted_into(output, levels, column)
 
     def _scored_by_metrics(self):
         """With several quantile levels, a copy predicting the level nearest 0.5 only.
@@ -1635,6 +1653,15 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
 def _middle_level(levels):
     """The index of the level nearest 0.5 (the median's, for a symmetric interval)."""
     return int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
+
+
+def _outputs_sorted_into(output, levels, column):
+    """For each row, the output that :func:`_sorted_by_level` puts in ``column``."""
+    n_levels = len(levels)
+    target, level = divmod(column, n_levels)
+    group = output[:, target * n_levels : (target + 1) * n_levels]
+    rank = np.argsort(np.argsort(levels))[level]  # the column shows the rank-th smallest
+    return target * n_levels + np.argsort(group, axis=1, kind="stable")[:, rank]
 
 
 def _sorted_by_level(output, levels):

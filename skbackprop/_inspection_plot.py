@@ -6,6 +6,7 @@ Extra ``skbackprop[plot]`` (matplotlib).
 """
 
 import numpy as np
+from sklearn.base import is_regressor
 
 from ._plot import _axes, _pyplot
 
@@ -129,6 +130,12 @@ class AttributionDisplay:
         return self
 
     def _plot_maps(self):
+        shape = tuple(self.image_shape)
+        if int(np.prod(shape)) != self.attributions.shape[1]:
+            raise ValueError(
+                f"image_shape={self.image_shape!r} holds {int(np.prod(shape))} pixels, but the "
+                f"rows have {self.attributions.shape[1]} features: give the shape of one image."
+            )
         rows = min(len(self.attributions), 8)
         figure, axes = _pyplot().subplots(
             2, rows, figsize=(1.6 * rows, 3.4), squeeze=False, layout="constrained"
@@ -162,6 +169,9 @@ class PredictionBandDisplay:
         Observed targets, drawn as points.
     label : str, default="band"
         What the band is, for the legend.
+    feature_name : str, default="x"
+        The x-axis label: the feature's name (``from_estimator`` takes a
+        DataFrame's column name, or ``"x<feature>"``).
 
     Attributes
     ----------
@@ -181,9 +191,9 @@ class PredictionBandDisplay:
     True
     """
 
-    def __init__(self, x, center, lower, upper, y=None, label="band"):
+    def __init__(self, x, center, lower, upper, y=None, label="band", feature_name="x"):
         self.x, self.center, self.lower, self.upper = x, center, lower, upper
-        self.y, self.label = y, label
+        self.y, self.label, self.feature_name = y, label, feature_name
 
     @classmethod
     def from_estimator(
@@ -231,7 +241,13 @@ class PredictionBandDisplay:
         from .inspection import _network_estimator, predictive_draws
 
         model, _ = _network_estimator(estimator, X, affine_only=False)
+        if not is_regressor(model):
+            raise ValueError(
+                "PredictionBandDisplay draws a regressor's prediction band, but the estimator "
+                f"is a {type(model).__name__}: it needs a BackpropRegressor."
+            )
         x = np.asarray(X.toarray() if hasattr(X, "toarray") else X)[:, feature]
+        feature_name = str(X.columns[feature]) if hasattr(X, "columns") else f"x{feature}"
         quantile_levels = model.__dict__.get("_quantile_levels")
         if quantile_levels is not None and model.n_outputs_ == len(quantile_levels):
             predictions = estimator.predict(X)
@@ -247,7 +263,8 @@ class PredictionBandDisplay:
             center = draws.mean(axis=0)
             lower, upper = np.quantile(draws, levels, axis=0)
             label = f"MC-dropout, {levels[0]:g} to {levels[1]:g} quantiles of {n_draws} draws"
-        display = cls(x, center, lower, upper, None if y is None else np.asarray(y), label)
+        y = None if y is None else np.asarray(y)
+        display = cls(x, center, lower, upper, y, label, feature_name=feature_name)
         return display.plot(ax=ax)
 
     def plot(self, ax=None):
@@ -271,6 +288,8 @@ class PredictionBandDisplay:
             self.x[order], self.lower[order], self.upper[order], alpha=0.3, label=self.label
         )
         (self.line_,) = ax.plot(self.x[order], self.center[order], label="prediction")
+        ax.set_xlabel(self.feature_name)
+        ax.set_ylabel("prediction")
         ax.legend(loc="best", fontsize="small")
         self.ax_, self.figure_ = ax, ax.figure
         return self

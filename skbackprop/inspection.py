@@ -84,7 +84,8 @@ def input_gradients(estimator, X, *, target=None):
     """
     model, X_net, slope = _resolve(estimator, X)
     columns, signs = _target_columns(model, X_net, target)
-    return _gradients(model, X_net, columns, signs) * slope
+    gradients = _gradients(model, X_net, columns, signs)
+    return (gradients * slope).astype(gradients.dtype, copy=False)
 
 
 def integrated_gradients(
@@ -153,6 +154,7 @@ def integrated_gradients(
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
     columns, signs = _target_columns(model, X_net, target)
+    dtype = model._inspected_network().dtype
     points_per_row = n_steps + 1
     if batch_size is None:
         batch_size = max(GRADIENT_CHUNK_ROWS // points_per_row, 1)
@@ -162,25 +164,24 @@ def integrated_gradients(
     weights = np.full(points_per_row, 1.0 / n_steps)
     weights[[0, -1]] /= 2
     alphas = np.linspace(0.0, 1.0, points_per_row)
-    attributions = np.empty_like(X_net)
+    attributions = np.empty(X_net.shape, dtype=dtype)
     for begin in range(0, len(X_net), batch_size):
         rows = slice(begin, begin + batch_size)
         difference = X_net[rows] - start[rows]
         path = start[rows][None] + alphas[:, None, None] * difference[None]
         n = difference.shape[0]
-        gradients = _gradients(
-            model,
-            path.reshape(points_per_row * n, -1).astype(X_net.dtype, copy=False),
-            np.tile(columns[rows], points_per_row),
-            np.tile(signs[rows], points_per_row),
-        )
+        points = path.reshape(points_per_row * n, -1).astype(X_net.dtype, copy=False)
+        targets = _path_targets(model, points, target, columns[rows], signs[rows])
+        gradients = _gradients(model, points, *targets)
         mean_gradient = np.tensordot(weights, gradients.reshape(points_per_row, n, -1), axes=1)
         attributions[rows] = difference * mean_gradient
     if not return_gap:
         return attributions
     # In the network's input space, where the path is straight too: the scaling cancels.
     outputs = _target_outputs(model, X_net, columns, signs)
-    baseline_outputs = _target_outputs(model, start, columns, signs)
+    baseline_outputs = _target_outputs(
+        model, start, *_path_targets(model, start, target, columns, signs)
+    )
     gap = attributions.sum(axis=1) - (outputs - baseline_outputs)
     return Bunch(
         attributions=attributions,
@@ -243,7 +244,7 @@ def predictive_draws(estimator, X, *, n_draws=100, random_state=None):
     with prediction_numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
         workspaces = {}
         for _ in range(n_draws):
-            output = np.empty((len(X_net), network.layer_sizes[-1]), dtype=network.dtype)
+            output = np.empty((n_rows, network.layer_sizes[-1]), dtype=network.dtype)
             for begin in range(0, X_net.shape[0], chunk):
                 rows = slice(begin, begin + chunk)
                 block = X_net[rows]
@@ -283,6 +284,13 @@ def _network_estimator(estimator, X, affine_only):
         for name, step in estimator.steps[:-1]:
             if step is None or step == "passthrough":
                 continue
+            if affine_only and isinstance(step, MinMaxScaler) and step.clip:
+                raise ValueError(
+                    f"The Pipeline's step {name!r} is MinMaxScaler(clip=True), which is flat "
+                    "outside the training range: the chain rule through it is not the affine "
+                    "map's. Use clip=False, or explain the network on its own input: pass "
+                    "pipeline[:-1].transform(X) and pipeline[-1]."
+                )
             if affine_only and not isinstance(step, AFFINE_SCALERS):
                 raise ValueError(
                     f"The Pipeline's step {name!r} ({type(step).__name__}) is not an affine "
@@ -324,8 +332,19 @@ def _baseline(estimator, model, X, X_net, baseline):
     """The path's start in the network's input space, one row per row of X."""
     if baseline is None:
         return np.zeros_like(X_net)
-    start = np.broadcast_to(np.asarray(baseline, dtype=float), np.shape(X))
+    try:
+        values = np.asarray(baseline, dtype=float)
+        start = np.broadcast_to(values, np.shape(X))
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"baseline must be numbers broadcastable to X's shape {np.shape(X)} (one row of "
+            f"{np.shape(X)[1]} features, or one per row), got shape {np.shape(baseline)}."
+        ) from error
+    if not np.isfinite(values).all():
+        raise ValueError("baseline has NaN or infinite values: it must be a finite point.")
     if isinstance(estimator, Pipeline):
+        if hasattr(X, "columns") and hasattr(X, "iloc"):  # a DataFrame: its feature names too
+            start = type(X)(start, columns=X.columns, index=X.index)
         start = estimator[:-1].transform(start)
     return np.asarray(start, dtype=X_net.dtype)
 
@@ -334,7 +353,10 @@ def _target_columns(model, X_net, target):
     """For each row, the network output that ``F`` is, and its sign (binary class 0: 1 - p)."""
     n = X_net.shape[0]
     if isinstance(model, BackpropClassifier):
-        proba = model.predict_proba(X_net)
+        # X_net is validated already (and has lost a DataFrame's names): the network itself.
+        with prediction_numerics():
+            network = model._inspected_network()
+            proba = model._as_predicted(network.predict(X_net.astype(network.dtype, copy=False)))
         if target is None:
             columns = np.argmax(proba, axis=1)
         else:
@@ -354,7 +376,21 @@ def _target_columns(model, X_net, target):
         target = 0
     if not (isinstance(target, int | np.integer) and 0 <= target < width):
         raise ValueError(f"target must be an output index in 0 .. {width - 1}, got {target!r}.")
-    return np.full(n, target), np.ones(n)
+    # With several quantile levels predict sorts them: its column is a different
+    # output on different rows.
+    return model._outputs_behind_column(X_net, target), np.ones(n)
+
+
+def _path_targets(model, points, target, columns, signs):
+    """The columns and signs of ``F`` at the path's points, one row per point.
+
+    A classifier keeps the class chosen at X along the whole path; a
+    regressor's ``F`` is a column of ``predict``, whose output may change along it.
+    """
+    if isinstance(model, BackpropClassifier):
+        repeats = points.shape[0] // len(columns)
+        return np.tile(columns, repeats), np.tile(signs, repeats)
+    return _target_columns(model, points, target)
 
 
 def _output_delta(network, ws, columns, signs):

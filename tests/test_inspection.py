@@ -223,7 +223,8 @@ def default_columns(pipeline, X):
 
 
 def _dropout_regressor(**params):
-    model = BackpropRegressor((32, 32), dropout=0.2, max_iter=30, random_state=0, **params)
+    params = {"random_state": 0, **params}
+    model = BackpropRegressor((32, 32), dropout=0.2, max_iter=30, **params)
     return quiet_fit(model, X_reg, y_reg[:, 0])
 
 
@@ -290,3 +291,116 @@ def test_mc_dropout_widens_its_band_where_the_training_data_has_a_gap():
     spread, grid = draws.std(axis=0), np.linspace(-3, 3, 61)
     gap, data = np.abs(grid) < 0.4, np.abs(grid) > 1.2
     assert spread[gap].mean() >= 2 * spread[data].mean()
+
+
+# -- the edges of 0.3 (issue 23) -----------------------------------------------------
+
+
+def _crossing_levels_model():
+    """Three levels fitted briefly on noise: their raw outputs cross on many rows."""
+    noise = np.random.default_rng(0).normal(size=len(X_iris))
+    model = BackpropRegressor(
+        (8,), loss="quantile", quantile=(0.9, 0.1, 0.5), activation="tanh", max_iter=3
+    )
+    return quiet_fit(model.set_params(random_state=0), X_iris, noise)
+
+
+def test_gradients_of_sorted_levels_are_those_of_predicts_columns():
+    model = _crossing_levels_model()
+    X = X_iris[::15]
+    raw = model._network().predict(X)
+    assert (np.argsort(raw, axis=1) != np.argsort(model.predict(X), axis=1)).any(axis=1).sum() > 2
+    for column in range(3):
+        numeric = _numeric_gradient(_output(model, column), X)
+        analytic = input_gradients(model, X, target=column)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_integrated_gradients_of_sorted_levels_add_up_to_predicts_change():
+    model = _crossing_levels_model()
+    result = integrated_gradients(model, X_iris[::15], target=0, n_steps=400, return_gap=True)
+    predicted = model.predict(X_iris[::15])[:, 0]
+    np.testing.assert_allclose(result.outputs, predicted, rtol=1e-12)
+    baseline = model.predict(np.zeros((1, 4)))[0, 0]
+    np.testing.assert_allclose(result.baseline_outputs, baseline, rtol=1e-12)
+    change = np.abs(predicted - baseline)
+    assert (np.abs(result.gap) <= 0.01 * change + 1e-9).all()
+
+
+def test_mc_dropout_takes_sparse_rows():
+    model = _dropout_regressor()
+    sparse = sp.csr_matrix(X_reg[:10])
+    np.testing.assert_allclose(  # the same masks; sparse products round differently
+        predictive_draws(model, sparse, n_draws=5, random_state=0),
+        predictive_draws(model, X_reg[:10], n_draws=5, random_state=0),
+        rtol=1e-12,
+    )
+    mean, std = model.predict(sparse, return_std=True)
+    dense_mean, dense_std = model.predict(X_reg[:10], return_std=True)
+    np.testing.assert_allclose(mean, dense_mean, rtol=1e-12)
+    np.testing.assert_allclose(std, dense_std, rtol=1e-9)
+
+
+def test_a_clipping_scaler_is_refused_naming_it():
+    pipeline = make_pipeline(MinMaxScaler(clip=True), BackpropClassifier(max_iter=5))
+    quiet_fit(pipeline, X_iris, y_iris)
+    for explain in (input_gradients, integrated_gradients):
+        with pytest.raises(ValueError, match=r"MinMaxScaler\(clip=True\).* clip=False"):
+            explain(pipeline, X_iris[:3], target=0)
+
+
+@pytest.mark.parametrize(
+    "baseline, message",
+    [
+        (np.zeros(3), r"baseline must be numbers broadcastable to X's shape \(5, 4\)"),
+        (np.zeros((2, 4)), "baseline must be numbers broadcastable"),
+        ("zeros", "baseline must be numbers broadcastable"),
+        (np.array([0, np.nan, 0, 0]), "baseline has NaN or infinite values"),
+        (np.array([0, np.inf, 0, 0]), "baseline has NaN or infinite values"),
+    ],
+)
+def test_a_bad_baseline_is_named(baseline, message):
+    model = _fitted("multiclass")
+    with pytest.raises(ValueError, match=message):
+        integrated_gradients(model, X_iris[:5], baseline=baseline)
+
+
+def test_return_std_leaves_a_random_state_instance_as_it_was():
+    model = _dropout_regressor(random_state=np.random.RandomState(0))
+    before = model.random_state.get_state()[1].copy()
+    first = model.predict(X_reg[:5], return_std=True)
+    np.testing.assert_array_equal(model.random_state.get_state()[1], before)
+    second = model.predict(X_reg[:5], return_std=True)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_dataframe_pipelines_baseline_keeps_the_feature_names():
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X_iris, columns=["a", "b", "c", "d"])
+    pipeline = quiet_fit(
+        make_pipeline(StandardScaler(), BackpropClassifier(max_iter=5)), frame, y_iris
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        attributions = integrated_gradients(pipeline, frame[:3], baseline=frame.mean().values)
+        assert attributions.shape == (3, 4)
+    bare = quiet_fit(BackpropClassifier(max_iter=5), frame, y_iris)  # fitted on a DataFrame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert integrated_gradients(bare, frame[:3]).shape == (3, 4)
+        assert input_gradients(bare, frame[:3]).shape == (3, 4)
+
+
+@pytest.mark.parametrize("network_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("X_dtype", [np.float32, np.float64])
+def test_both_functions_answer_in_the_networks_precision(network_dtype, X_dtype):
+    model = BackpropClassifier((6,), dtype=np.dtype(network_dtype).name, max_iter=5)
+    pipeline = quiet_fit(make_pipeline(StandardScaler(), model), X_iris, y_iris)
+    X = X_iris[:4].astype(X_dtype)
+    for explained in (pipeline, model):
+        assert input_gradients(explained, X, target=0).dtype == network_dtype
+        result = integrated_gradients(explained, X, return_gap=True)
+        assert result.attributions.dtype == result.gap.dtype == network_dtype

@@ -84,3 +84,32 @@ def test_a_band_needs_dropout_or_quantile_levels():
     model = quiet_fit(BackpropRegressor((8,), max_iter=5, random_state=0), X, y.astype(float))
     with pytest.raises(ValueError, match="dropout"):
         PredictionBandDisplay.from_estimator(model, X)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_a_band_of_a_classifier_says_it_needs_a_regressor(dropout):
+    model = quiet_fit(BackpropClassifier((8,), dropout=dropout, max_iter=5), X, y)
+    with pytest.raises(ValueError, match="needs a BackpropRegressor"):
+        PredictionBandDisplay.from_estimator(model, X)
+
+
+def test_the_band_names_its_feature_on_the_x_axis():
+    model = BackpropRegressor((8,), dropout=0.2, max_iter=5, random_state=0)
+    model = quiet_fit(model, X, y.astype(float))
+    display = PredictionBandDisplay.from_estimator(model, X, feature=2, n_draws=5)
+    assert display.ax_.get_xlabel() == "x2" and display.ax_.get_ylabel() == "prediction"
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["sepal length", "sepal width", "petal length", "w"])
+    model = quiet_fit(model, frame, y.astype(float))
+    display = PredictionBandDisplay.from_estimator(model, frame, feature=2, n_draws=5)
+    assert display.ax_.get_xlabel() == "petal length"
+    figure = display.figure_
+    figure.canvas.draw()
+    label = display.ax_.xaxis.label.get_window_extent()
+    assert 0 <= label.y0 and label.y1 <= figure.bbox.height  # inside the figure
+
+
+def test_a_wrong_image_shape_is_named():
+    model = quiet_fit(BackpropClassifier((8,), max_iter=5, random_state=0), X, y)
+    with pytest.raises(ValueError, match=r"image_shape=\(3, 3\) holds 9 pixels, but the rows"):
+        AttributionDisplay.from_estimator(model, X[:2], image_shape=(3, 3))
