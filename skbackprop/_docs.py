@@ -156,10 +156,13 @@ verbose : int, default=0
 
 warm_start : bool, default=False
     Start fit from the weights of the previous fit instead of new random
-    ones, continuing its solver state (moments, velocity, learning rate) and
-    random stream, so that fitting n epochs and then n more gives the weights
-    of 2n epochs in one fit, bit for bit (scikit-learn's MLP restarts its
-    solver instead). ``partial_fit`` continues them too. A
+    ones. The stochastic solvers continue their state (moments, velocity,
+    learning rate) and the random stream, so that fitting n epochs and then
+    n more gives the weights of 2n epochs in one fit, bit for bit
+    (scikit-learn's MLP restarts its solver instead); ``partial_fit``
+    continues them too. ``solver="lbfgs"`` continues from the weights only:
+    it restarts its curvature memory, so n iterations and then n more differ
+    from 2n in one fit, as in scikit-learn. A
     ``learning_rate_init`` changed with ``set_params`` in between takes
     effect: the learning rate restarts from the new value.
 

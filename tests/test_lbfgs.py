@@ -258,3 +258,15 @@ def test_every_scipy_wording_of_a_limit_is_named(message, rule):
     trainer = LbfgsTrainer.__new__(LbfgsTrainer)
     trainer.limit_message, trainer.max_fun = message, 9
     assert rule in trainer.limit_reached(7)
+
+
+def test_warm_start_docs_say_lbfgs_restarts_its_curvature_memory_as_it_does():
+    """The n + n == 2n promise is the stochastic solvers'; lbfgs continues the weights only."""
+    for Estimator in (BackpropClassifier, BackpropRegressor):
+        entry = Estimator.__doc__.split("warm_start : bool")[1].split("\n\n")[0]
+        assert "lbfgs" in entry and "curvature memory" in entry
+    params = dict(solver="lbfgs", hidden_layer_sizes=(8,), random_state=0)
+    twice = quiet_fit(BackpropClassifier(max_iter=5, warm_start=True, **params), X_digits, y_digits)
+    quiet_fit(twice, X_digits, y_digits)
+    once = quiet_fit(BackpropClassifier(max_iter=10, **params), X_digits, y_digits)
+    assert not np.array_equal(twice.coefs_[0], once.coefs_[0])
