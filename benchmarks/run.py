@@ -53,6 +53,7 @@ TARGETS = {
     "digits": 0.6,
     "predict_proba 1 row": 1.0,
     "predict_proba 100 rows": 1.0,
+    "partial_fit 100 rows": 0.7,
     "wide float64 as float32": 0.35,
     "busy neighbour, digits": 0.3,
     "busy neighbour, mid": 0.35,
@@ -490,6 +491,39 @@ def latency_workload(repeats, calls=300):
     return rows
 
 
+def streaming_workload(repeats, chunk_rows=100, rounds=5):
+    """Seconds per partial_fit call on 100-row chunks of digits: a model learning from a stream.
+
+    Momentum SGD on both sides (scikit-learn's ``solver="sgd"`` is Nesterov
+    momentum 0.9, as ours); each 100-row chunk is one batch, where our ``l2``
+    equals scikit-learn's ``alpha``. Per-call time is mostly fixed overhead
+    (validation, target encoding, storing the fitted state), not arithmetic.
+    """
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    classes = np.unique(y)
+    chunks = [(X[i : i + chunk_rows], y[i : i + chunk_rows]) for i in range(0, 1700, chunk_rows)]
+    times = {"ours": [], "sklearn": []}
+    for _ in range(repeats):
+        for library in times:
+            if library == "ours":
+                model = BackpropClassifier(solver="momentum", l2=1e-4, random_state=0)
+            else:
+                model = MLPClassifier(solver="sgd", alpha=1e-4, random_state=0)
+            model.partial_fit(*chunks[0], classes=classes)
+            started = time.perf_counter()
+            for _ in range(rounds):
+                for X_chunk, y_chunk in chunks:
+                    model.partial_fit(X_chunk, y_chunk)
+            times[library].append((time.perf_counter() - started) / (rounds * len(chunks)))
+    row = {"workload": "partial_fit 100 rows", "dtype": "float64", "rows": 100, "latency": True}
+    for library in times:
+        row[f"{library}_seconds"] = statistics.median(times[library])
+        row[f"{library}_times"] = times[library]
+    row["ratio"] = median_pair_ratio(times)
+    return [row]
+
+
 def lbfgs_workload(repeats):
     """solver="lbfgs" on iris, wine and breast cancer against scikit-learn's lbfgs."""
     from sklearn.datasets import load_breast_cancer, load_iris, load_wine
@@ -691,6 +725,7 @@ WORKLOADS = {
     ],
     "predict": lambda repeats: [predict_workload(repeats)],
     "latency": latency_workload,
+    "streaming": streaming_workload,
     "busy": lambda repeats: [
         busy_neighbour_workload(repeats, "digits"),
         busy_neighbour_workload(repeats, "mid", epochs=1),
@@ -753,7 +788,8 @@ def print_row(row):
         )
         ratios = pair_ratios(row["ours_times"], row["sklearn_times"])
         met = "met" if row["ratio"] <= TARGETS[name] else "MISSED"
-        print(f"{line}  pairs {min(ratios):.2f}-{max(ratios):.2f}  [ratio<=1: {met}]", flush=True)
+        target = f"ratio<={TARGETS[name]}: {met}"
+        print(f"{line}  pairs {min(ratios):.2f}-{max(ratios):.2f}  [{target}]", flush=True)
         return
     line = (
         f"{name:20s} {row['ours_seconds']:8.3f} {row['sklearn_seconds']:8.3f} {row['ratio']:6.2f}"

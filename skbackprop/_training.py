@@ -203,6 +203,20 @@ exploding ones as huge values.""",
                 entries.append(f"{meta['attribute']} : {meta['type_doc']}\n{doc}\n")
         return "\n".join(entries)
 
+    def as_plain(self):
+        """The fields as plain values (lists and dicts copied, not their items).
+
+        What the estimators store: skops loads plain values without trusting
+        a class, and a continued fit appends to copies, so a failed one leaves
+        the stored history as it was. Items are never changed once recorded.
+        """
+        return {item.name: _copied(getattr(self, item.name)) for item in fields(self)}
+
+    @classmethod
+    def from_plain(cls, values):
+        """The history that :meth:`as_plain` returned ``values`` of."""
+        return cls(**{name: _copied(value) for name, value in values.items()})
+
     def bookmark(self):
         """The history's state now, for :meth:`rollback`: list lengths and scalars."""
         return {
@@ -219,6 +233,16 @@ exploding ones as huge values.""",
                 del current[value:]
             else:
                 setattr(self, name, value)
+
+
+def _copied(value):
+    return (
+        list(value)
+        if isinstance(value, list)
+        else dict(value)
+        if isinstance(value, dict)
+        else value
+    )
 
 
 class _Snapshot:

@@ -70,9 +70,12 @@ def test_the_scenarios_users_meet_print_their_rows(benchmark, monkeypatch, tmp_p
 def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_path, capsys):
     out = tmp_path / "results.json"
     workloads = ["wide", "small-batch", "diagnostics", "latency", "solvers", "activations"]
-    workloads += ["losses", "inspection", "layers"]
+    workloads += ["losses", "inspection", "layers", "streaming"]
     monkeypatch.setattr(benchmark, "latency_workload", _fewer_calls(benchmark.latency_workload))
     monkeypatch.setitem(benchmark.WORKLOADS, "latency", benchmark.latency_workload)
+    monkeypatch.setitem(
+        benchmark.WORKLOADS, "streaming", lambda r: benchmark.streaming_workload(r, rounds=1)
+    )
     monkeypatch.setitem(
         benchmark.WORKLOADS, "layers", lambda r: benchmark.layers_workload(r, n_predict=2000)
     )
@@ -94,9 +97,10 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "per epoch" in line and "predict ratio" in line and "<=30%" in line
     assert "for 1,000 rows at 50 steps" in printed
-    for name in ["predict_proba 1 row", "predict_proba 100 rows"]:
+    for name in ["predict_proba 1 row", "predict_proba 100 rows", "partial_fit 100 rows"]:
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "us per call" in line and ("met" in line or "MISSED" in line)
+    assert "ratio<=0.7" in next(line for line in printed.splitlines() if "partial_fit" in line)
 
     results = json.loads(out.read_text())
     assert set(results["peak_gflops"]) == {"float32", "float64"}

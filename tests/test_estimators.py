@@ -950,3 +950,60 @@ def test_finite_divergence_in_float32_is_reported_under_a_strict_errstate(solver
     model = BackpropRegressor(solver=solver, dtype="float32", random_state=0)
     with np.errstate(all="raise"), pytest.raises(ValueError, match="outputs reached"):
         quiet_fit(model, X9 * 1e17, y9)
+
+
+# -- a stream's chunks (issue 23) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, 1, 2]),
+        np.array([1.0, 2.0, 5.0]),
+        np.array(["cat", "dog", "emu"]),
+        np.array([0, 1]),
+        np.array(["no", "yes"]),
+    ],
+    ids=["int", "float", "str", "binary int", "binary str"],
+)
+def test_a_streams_chunks_are_encoded_as_the_label_binarizer_encodes_them(labels):
+    """partial_fit's fast path for known labels gives the label binarizer's matrix."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = labels[rng.integers(len(labels), size=60)]
+    model = BackpropClassifier((4,), random_state=0).partial_fit(X, y, classes=labels)
+    chunk = labels[rng.integers(len(labels), size=25)]
+    np.testing.assert_array_equal(
+        model._encode_known_labels(chunk), model._label_binarizer.transform(chunk)
+    )
+    unseen = np.append(chunk, labels[0] if labels.dtype.kind == "U" else 99)
+    if labels.dtype.kind == "U":
+        unseen[-1] = "zebra"
+    assert model._encode_known_labels(unseen) is None  # the general path names it
+    with pytest.raises(ValueError, match="y contains labels not in classes_"):
+        model.partial_fit(np.vstack([X[:25], X[:1]]), unseen)
+
+
+def test_partial_fit_on_chunks_gives_the_bits_of_the_general_encoding(monkeypatch):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 5)), rng.integers(4, size=300)
+    fast = BackpropClassifier((8,), solver="momentum", random_state=0)
+    general = BackpropClassifier((8,), solver="momentum", random_state=0)
+    for model in (fast, general):
+        if model is general:
+            monkeypatch.setattr(BackpropClassifier, "_encode_known_labels", lambda self, y: None)
+        for start in range(0, 300, 100):
+            model.partial_fit(X[start : start + 100], y[start : start + 100], classes=range(4))
+    assert_same_weights(fast, general)
+    assert fast.loss_curve_ == general.loss_curve_
+
+
+def test_a_later_call_appends_to_a_copy_of_the_stored_history():
+    """The stored curves are copied (not deep-copied) per call: an earlier state stays whole."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(2, size=20)
+    model = BackpropClassifier((4,), random_state=0).partial_fit(X, y, classes=[0, 1])
+    stored = model._training_history
+    model.partial_fit(X, y)
+    assert len(stored["loss_curve"]) == len(stored["gradient_norms"]) == 1
+    assert len(model._training_history["loss_curve"]) == 2
