@@ -22,6 +22,7 @@ paired with its canonical loss in :mod:`skbackprop._losses`.
 """
 
 import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -120,11 +121,76 @@ def elu_derivative(a, delta, scratch, mask):
 
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+
+# erf(x) ~ x P(x^2) / Q(x^2) on [-4, 4] (+-1 beyond, in float32): the rational
+# approximation Eigen and XLA use for float32, coefficients of x^1, x^3 ... x^13 and
+# of x^0, x^2 ... x^8. Max error 4.5e-7 on erf, 2.3e-7 on Phi (2 float32 ulps at 1).
+_ERF_P = (
+    -1.60960333262415e-02,
+    -2.95459980854025e-03,
+    -7.34990630326855e-04,
+    -5.69250639462346e-05,
+    -2.10102402082508e-06,
+    2.77068142495902e-08,
+    -2.72614225801306e-10,
+)
+_ERF_Q = (
+    -1.42647390514189e-02,
+    -7.37332916720468e-03,
+    -1.68282697438203e-03,
+    -2.13374055278905e-04,
+    -1.45660718464996e-05,
+)
+# Elements per block: two block-sized temporaries per thread, in cache, for any batch.
+_CDF_BLOCK = 32768
+_cdf_buffers = threading.local()
+
+
+def _polynomial(s, coefficients, out):
+    """``out = sum(c_k s^k)`` by Horner's rule, in place."""
+    np.multiply(s, coefficients[-1], out=out)
+    out += coefficients[-2]
+    for coefficient in coefficients[-3::-1]:
+        out *= s
+        out += coefficient
+    return out
+
+
+def _normal_cdf_float32(z, out):
+    """Phi(z) into ``out`` for float32 ``z``: scipy's ndtr is 3-8x slower in float32.
+
+    ``(1 + erf(z / sqrt 2)) / 2`` with the rational erf above, block by block.
+    """
+    buffers = getattr(_cdf_buffers, "arrays", None)
+    if buffers is None:
+        buffers = _cdf_buffers.arrays = tuple(np.empty(_CDF_BLOCK, np.float32) for _ in "sq")
+    square, denominator = buffers
+    flat_z, flat_out = z.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_z.size, _CDF_BLOCK):
+        zb = flat_z[start : start + _CDF_BLOCK]
+        ob = flat_out[start : start + _CDF_BLOCK]
+        s, q = square[: zb.size], denominator[: zb.size]
+        np.multiply(zb, zb, out=s)
+        s *= 0.5
+        np.minimum(s, 16.0, out=s)  # x^2 with x = z / sqrt 2 clamped to [-4, 4]
+        _polynomial(s, _ERF_P, ob)
+        ob /= _polynomial(s, _ERF_Q, q)
+        np.multiply(zb, _INV_SQRT_2, out=s)
+        np.clip(s, -4.0, 4.0, out=s)
+        ob *= s  # erf(x)
+        ob *= 0.5
+        ob += 0.5
 
 
 def gelu(z, scratch, mask):
-    # The exact GELU, f = z Phi(z) with Phi the standard normal CDF (PyTorch's default).
-    ndtr(z, out=scratch)
+    # The exact GELU, f = z Phi(z) with Phi the standard normal CDF (PyTorch's default):
+    # scipy's Phi in float64, a rational approximation accurate to float32 in float32.
+    if z.dtype == np.float32 and z.flags.c_contiguous and scratch.flags.c_contiguous:
+        _normal_cdf_float32(z, scratch)
+    else:
+        ndtr(z, out=scratch)
     if mask is not None:
         # f' = Phi(z) + z phi(z), kept in the float mask for the backward pass.
         np.square(z, out=mask)
