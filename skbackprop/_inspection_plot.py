@@ -63,6 +63,7 @@ class AttributionDisplay:
         target=None,
         baseline=None,
         n_steps=50,
+        method="gausslegendre",
         feature_names=None,
         image_shape=None,
         max_features=20,
@@ -76,7 +77,7 @@ class AttributionDisplay:
             As for :func:`skbackprop.inspection.integrated_gradients`.
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The rows to explain (a DataFrame's column names name the bars).
-        target, baseline, n_steps
+        target, baseline, n_steps, method
             As for :func:`skbackprop.inspection.integrated_gradients`.
         feature_names : sequence of str, default=None
             Names for the bars; a DataFrame's columns by default.
@@ -96,7 +97,7 @@ class AttributionDisplay:
         if feature_names is None and hasattr(X, "columns"):
             feature_names = [str(name) for name in X.columns]
         attributions = integrated_gradients(
-            estimator, X, target=target, baseline=baseline, n_steps=n_steps
+            estimator, X, target=target, baseline=baseline, n_steps=n_steps, method=method
         )
         images = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
         display = cls(attributions, feature_names, images, image_shape)

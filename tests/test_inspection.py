@@ -404,3 +404,81 @@ def test_both_functions_answer_in_the_networks_precision(network_dtype, X_dtype)
         assert input_gradients(explained, X, target=0).dtype == network_dtype
         result = integrated_gradients(explained, X, return_gap=True)
         assert result.attributions.dtype == result.gap.dtype == network_dtype
+
+
+# -- Gauss-Legendre along the path (issue 23) ------------------------------------------
+
+
+def _digits_tanh():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    model = BackpropClassifier((32,), activation="tanh", max_iter=60, random_state=0)
+    return quiet_fit(model, X, y), X
+
+
+def test_gauss_legendre_is_complete_within_a_hundredth_of_a_percent_at_50_steps():
+    model, X = _digits_tanh()
+    rows = X[:100]
+    for method, tolerance, at_least in [("gausslegendre", 1e-4, 95), ("trapezoid", 1e-3, 50)]:
+        result = integrated_gradients(model, rows, method=method, return_gap=True)
+        change = np.abs(result.outputs - result.baseline_outputs)
+        assert (np.abs(result.gap) <= tolerance * change).sum() >= at_least, method
+    trapezoid = integrated_gradients(model, rows, method="trapezoid", return_gap=True)
+    gauss = integrated_gradients(model, rows, return_gap=True)  # the default
+    assert np.median(np.abs(gauss.gap)) < np.median(np.abs(trapezoid.gap)) / 100
+
+
+def test_the_rules_weights_and_nodes():
+    from skbackprop.inspection import _path_rule
+
+    alphas, weights = _path_rule("gausslegendre", 3)
+    # Three-point Gauss-Legendre on [0, 1]: 1/2 -+ sqrt(3/5)/2, weights 5/18, 8/18, 5/18.
+    np.testing.assert_allclose(alphas, [0.5 - np.sqrt(0.15), 0.5, 0.5 + np.sqrt(0.15)])
+    np.testing.assert_allclose(weights, [5 / 18, 8 / 18, 5 / 18])
+    alphas, weights = _path_rule("trapezoid", 4)
+    np.testing.assert_array_equal(alphas, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_array_equal(weights, [0.125, 0.25, 0.25, 0.25, 0.125])
+    with pytest.raises(ValueError, match="method must be one of gausslegendre, trapezoid"):
+        integrated_gradients(_fitted("multiclass"), X_iris[:2], method="riemann")
+
+
+@pytest.mark.parametrize("method", ["gausslegendre", "trapezoid"])
+def test_integrated_gradients_match_captums_on_the_same_weights(method):
+    """captum's IntegratedGradients on a PyTorch copy of the network, float64, same rule."""
+    torch = pytest.importorskip("torch")
+    captum_attr = pytest.importorskip("captum.attr")
+    model, X = _digits_tanh()
+    rows = X[:20]
+    layers = [
+        torch.nn.Linear(64, 32).double(),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 10).double(),
+        torch.nn.Softmax(dim=1),
+    ]
+    with torch.no_grad():
+        for linear, coef, intercept in zip(
+            layers[::2], model.coefs_, model.intercepts_, strict=True
+        ):
+            linear.weight.copy_(torch.tensor(coef.T))
+            linear.bias.copy_(torch.tensor(intercept))
+    network = torch.nn.Sequential(*layers)
+    targets = model.predict(rows)
+    captum_method = {"gausslegendre": "gausslegendre", "trapezoid": "riemann_trapezoid"}[method]
+    theirs = captum_attr.IntegratedGradients(network).attribute(
+        torch.tensor(rows),
+        baselines=torch.zeros(1, 64, dtype=torch.float64),
+        target=torch.tensor(targets),
+        n_steps=50,
+        method=captum_method,
+    )
+    theirs = theirs.detach().numpy()
+    ours = integrated_gradients(model, rows, n_steps=50, method=method)
+    tolerance = 1e-8
+    if method == "trapezoid":
+        # captum's trapezoid uses 50 points on 49 intervals, with weights summing to 49/50,
+        # and takes its points from a float32 linspace (1e-8 off in alpha).
+        ours = integrated_gradients(model, rows, n_steps=49, method=method) * 49 / 50
+        tolerance = 1e-7
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=tolerance)
