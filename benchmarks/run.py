@@ -57,6 +57,7 @@ TARGETS = {
     "wide float64 as float32": 0.35,
     "busy neighbour, digits": 0.3,
     "busy neighbour, mid": 0.35,
+    "busy neighbour, mid float32": 0.35,
     "busy neighbour, wide": 0.35,
     "parallel search": 0.5,
     "small fits": 0.5,
@@ -270,10 +271,10 @@ def _busy_digits(epochs):
     return StandardScaler().fit_transform(X), y, common, [64, 100, 10]
 
 
-def _busy_mid(epochs):
+def _busy_mid(epochs, dtype=np.float64):
     """MNIST-sized: 784-100-100-100-10 logistic, plain SGD, batches of 60 (300 steps an epoch)."""
     rng = np.random.default_rng(0)
-    X, y = rng.random((18_000, 784)), rng.integers(0, 10, 18_000)
+    X, y = rng.random((18_000, 784)).astype(dtype), rng.integers(0, 10, 18_000)
     common = dict(
         hidden_layer_sizes=(100, 100, 100),
         activation="logistic",
@@ -293,7 +294,12 @@ def _busy_wide(epochs):
     return X, y, common, [100, 256, 256, 10]
 
 
-BUSY_SCENARIOS = {"digits": _busy_digits, "mid": _busy_mid, "wide": _busy_wide}
+BUSY_SCENARIOS = {
+    "digits": _busy_digits,
+    "mid": _busy_mid,
+    "mid float32": lambda epochs: _busy_mid(epochs, np.float32),
+    "wide": _busy_wide,
+}
 
 
 def concurrent_predict_workload(repeats, n_threads=8, trials=100):
@@ -729,6 +735,7 @@ WORKLOADS = {
     "busy": lambda repeats: [
         busy_neighbour_workload(repeats, "digits"),
         busy_neighbour_workload(repeats, "mid", epochs=1),
+        busy_neighbour_workload(repeats, "mid float32", epochs=1),
         busy_neighbour_workload(repeats, "wide", epochs=1),
     ],
     "concurrent": lambda repeats: [concurrent_predict_workload(repeats)],

@@ -15,9 +15,9 @@ Which mode a call wants:
 
 * A product of at most ``OPENBLAS_SINGLE_THREAD_PRODUCT`` multiply-adds runs on
   one thread whatever the count (OpenBLAS's own rule): no section at all.
-* Prediction, and a fit that cannot measure: one thread below
+* Prediction, inspection, and a fit that cannot measure: one thread below
   ``MIN_PRODUCT_FOR_THREADS`` multiply-adds in the largest product (a second
-  thread gains little there on a quiet machine and loses 3x on a busy one),
+  thread gains little there on a quiet machine and loses 2-3x on a busy one),
   the caller's count above it.
 * A fit whose products give the same bits on one thread and on the caller's
   count (checked once per network shape by :func:`bits_agree`) measures:
@@ -44,7 +44,11 @@ import numpy as np
 # m * n * k of one product. OpenBLAS keeps products up to 65536 * 4 on one
 # thread by itself (more, 65536 * 8, on two cores; this is the safe bound).
 OPENBLAS_SINGLE_THREAD_PRODUCT = 65536 * 4
-MIN_PRODUCT_FOR_THREADS = 2**22
+# Where a second thread gains 20% on a whole quiet fit (not on one product), measured
+# for float32 and float64 fits of 60-256 rows per batch and layers of 64-1024 units on
+# a 2-core machine: below 12 Mi multiply-adds it gains 0-20% (the 784-100-100-100-10
+# network at batch 60: 9-11%), from 15 Mi on 26-60%, the same cut for both dtypes.
+MIN_PRODUCT_FOR_THREADS = 3 * 2**22
 ONE, CALLERS = "one", "callers"
 # Batches timed per mode in one measurement, and how long a choice stands.
 MEASURED_BATCHES = 6

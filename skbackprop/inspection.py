@@ -45,8 +45,11 @@ __all__ = [
 ]
 
 AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
-# Rows (path points, for integrated gradients) per backward pass: memory stays bounded.
-GRADIENT_CHUNK_ROWS = 8192
+# Rows (path points, for integrated gradients) per backward pass: memory stays bounded,
+# the arrays stay in cache (1,000 digits rows at 50 steps: 0.09 s against 0.16 s in
+# chunks of 8192, on one thread), and the products stay small enough for one BLAS
+# thread by the size rule, which a busy neighbour does not slow down.
+GRADIENT_CHUNK_ROWS = 1024
 
 
 def input_gradients(estimator, X, *, target=None):
@@ -140,7 +143,7 @@ def integrated_gradients(
 
     batch_size : int, default=None
         Rows explained per backward pass; by default as many as keep each
-        pass to 8192 path points, which bounds the memory.
+        pass to 1024 path points, which bounds the memory.
 
     return_gap : bool, default=False
         Return a Bunch with ``attributions``, ``gap`` (each row's sum of
@@ -178,16 +181,24 @@ def integrated_gradients(
     else:
         _check_positive_int("batch_size", batch_size)
     attributions = np.empty(X_net.shape, dtype=dtype)
-    for begin in range(0, len(X_net), batch_size):
-        rows = slice(begin, begin + batch_size)
-        difference = X_net[rows] - start[rows]
-        path = start[rows][None] + alphas[:, None, None] * difference[None]
-        n = difference.shape[0]
-        points = path.reshape(points_per_row * n, -1).astype(X_net.dtype, copy=False)
-        targets = _path_targets(model, points, target, columns[rows], signs[rows])
-        gradients = _gradients(model, points, *targets)
-        mean_gradient = np.tensordot(weights, gradients.reshape(points_per_row, n, -1), axes=1)
-        attributions[rows] = difference * mean_gradient
+    # One thread section for the whole call: each chunk in a section of its own would
+    # switch BLAS threads twice per chunk, which costs more than the chunk.
+    chunk = min(len(X_net) * points_per_row, GRADIENT_CHUNK_ROWS)
+    # The path and the workspaces are made once for the call, not once per batch.
+    path = np.empty((points_per_row, min(batch_size, len(X_net)), X_net.shape[1]), X_net.dtype)
+    workspaces = {}
+    with threads_for(largest_product(chunk, model._inspected_network().layer_sizes)):
+        for begin in range(0, len(X_net), batch_size):
+            rows = slice(begin, begin + batch_size)
+            difference = X_net[rows] - start[rows]
+            n = difference.shape[0]
+            np.multiply(alphas[:, None, None], difference[None], out=path[:, :n])
+            path[:, :n] += start[rows][None]
+            points = path[:, :n].reshape(points_per_row * n, -1)
+            targets = _path_targets(model, points, target, columns[rows], signs[rows])
+            gradients = _gradients(model, points, *targets, workspaces=workspaces)
+            mean_gradient = np.tensordot(weights, gradients.reshape(points_per_row, n, -1), axes=1)
+            attributions[rows] = difference * mean_gradient
     if not return_gap:
         return attributions
     # In the network's input space, where the path is straight too: the scaling cancels.
@@ -441,13 +452,17 @@ def _output_delta(network, ws, columns, signs):
     return delta
 
 
-def _gradients(model, X_net, columns, signs):
-    """Each row's ``d F / d x`` in the network's input space, chunk by chunk."""
+def _gradients(model, X_net, columns, signs, workspaces=None):
+    """Each row's ``d F / d x`` in the network's input space, chunk by chunk.
+
+    ``workspaces`` (a dict) keeps the gradient workspaces across calls: made
+    anew on every call, arrays this size are fresh pages from the system each time.
+    """
     network = model._inspected_network()
     X_net = X_net.astype(network.dtype, copy=False)
     gradients = np.empty(X_net.shape, dtype=network.dtype)
     chunk = min(X_net.shape[0], GRADIENT_CHUNK_ROWS)
-    workspaces = {}
+    workspaces = {} if workspaces is None else workspaces
     with prediction_numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
         for begin in range(0, X_net.shape[0], chunk):
             rows = slice(begin, begin + chunk)

@@ -398,3 +398,48 @@ def test_a_count_the_user_sets_inside_a_one_thread_section_survives_it():
     finally:
         for library, count in zip(libraries, before, strict=True):
             library.set_num_threads(count)
+
+
+# -- where a second thread pays (issue 23) ----------------------------------------
+
+
+def test_the_size_rule_puts_a_mid_sized_fit_on_one_thread(threads_in_training, monkeypatch):
+    """784-100-100-100-10 at batch 60: a second thread gains 9-11% quiet and loses 2-3x busy."""
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "size")  # no measuring: the rule alone
+    rng = np.random.default_rng(0)
+    Xm, ym = rng.random((120, 784)), rng.integers(0, 10, 120)
+    assert largest_product(60, (784, 100, 100, 100, 10)) < MIN_PRODUCT_FOR_THREADS
+    model = BackpropClassifier((100, 100, 100), activation="logistic", batch_size=60, max_iter=1)
+    quiet_fit(model, Xm, ym)
+    assert threads_in_training == [1]
+
+
+def test_inspection_follows_the_size_rule_in_one_section_per_call(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    from skbackprop._network import Network
+    from skbackprop.inspection import input_gradients, integrated_gradients
+
+    Xd, yd = load_digits(return_X_y=True)
+    model = quiet_fit(BackpropClassifier((100,), max_iter=2, random_state=0), Xd / 16, yd)
+    seen, entered = [], []
+    original_gradient, original_enter = Network.input_gradient, _threads.COORDINATOR.enter
+
+    def input_gradient(self, *args, **kwargs):
+        seen.append(_blas_threads())
+        return original_gradient(self, *args, **kwargs)
+
+    def enter(mode):
+        if not _threads.COORDINATOR.nested():
+            entered.append(mode)
+        return original_enter(mode)
+
+    monkeypatch.setattr(Network, "input_gradient", input_gradient)
+    monkeypatch.setattr(_threads.COORDINATOR, "enter", enter)
+    before = _counts()
+    integrated_gradients(model, Xd[:300] / 16, n_steps=50)  # 15 batches of 20 rows
+    assert len(seen) == 15 and set(seen) == {1}
+    assert entered == [ONE]  # one section for the call, not one per batch
+    input_gradients(model, Xd[:300] / 16, target=0)
+    assert set(seen) == {1} and entered == [ONE, ONE]
+    assert _counts() == before
