@@ -48,3 +48,80 @@ def test_code_block_runs_as_written(path, index, code, tmp_path, monkeypatch, ca
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         exec(compile(code, f"{path.name} block {index}", "exec"), {"__name__": "__main__"})
+
+
+def test_the_porting_page_names_every_option_the_estimators_have():
+    """coming_from_mlp.md keeps up with the code: every parameter, and every name a string
+    parameter takes (activations, solvers, losses, schedules)."""
+    from skbackprop import BackpropClassifier, BackpropRegressor
+    from skbackprop._activations import HIDDEN_ACTIVATIONS
+    from skbackprop._solvers import SOLVERS
+
+    page = (ROOT / "doc" / "coming_from_mlp.md").read_text()
+    parameters = set(BackpropClassifier().get_params()) | set(BackpropRegressor().get_params())
+    missing = sorted(name for name in parameters if f"`{name}" not in page)
+    assert not missing, f"parameters the porting page does not name: {missing}"
+    names = [*HIDDEN_ACTIVATIONS, *SOLVERS, "lbfgs", "cosine", "invscaling", "adaptive"]
+    names += BackpropRegressor._parameter_constraints["loss"][0].options
+    missing = sorted(name for name in names if f'"{name}"' not in page)
+    assert not missing, f"names the porting page does not list: {missing}"
+    assert "TypeError" in page and "X_val" in page
+
+
+def test_the_docs_index_names_what_0_3_added():
+    summary = (ROOT / "doc" / "index.rst").read_text().lower()
+    features = ("adamw", "cosine", "warm-up", "quantile", "huber", "inspection", "validation set")
+    for feature in features:
+        assert feature in summary, feature
+
+
+# What sphinx-gallery 0.17-0.20 writes into sg_execution_times.rst (shortened); CI also
+# checks the built pages for remote scripts.
+EXECUTION_TIMES_PAGE = """
+.. _sphx_glr_auto_examples_sg_execution_times:
+
+Computation times
+=================
+**00:01.500** total execution time for 1 file **from auto_examples**:
+
+.. container::
+
+  .. raw:: html
+
+    <style scoped>
+    <link href="https://cdn.datatables.net/1.13.6/css/dataTables.bootstrap5.min.css" />
+    </style>
+    <script src="https://code.jquery.com/jquery-3.7.0.js"></script>
+    <script type="text/javascript" class="init">
+    $(document).ready( function () {
+        $('table.sg-datatable').DataTable({order: [[1, 'desc']]});
+    } );
+    </script>
+
+  .. list-table::
+   :header-rows: 1
+   :class: table table-striped sg-datatable
+
+   * - Example
+     - Time
+     - Mem (MB)
+   * - :ref:`sphx_glr_auto_examples_plot_a.py` (``plot_a.py``)
+     - 00:01.500
+     - 10.0
+"""
+
+
+def test_the_execution_times_pages_load_nothing_from_the_network():
+    """doc/conf.py strips sphinx-gallery's CDN scripts from its execution-times pages."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("doc_conf", ROOT / "doc" / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    source = [EXECUTION_TIMES_PAGE]
+    conf.offline_execution_times(None, "auto_examples/index", source)
+    assert source == [EXECUTION_TIMES_PAGE]  # other pages are left alone
+    conf.offline_execution_times(None, "auto_examples/sg_execution_times", source)
+    assert "https://" not in source[0] and "<script" not in source[0]
+    table = EXECUTION_TIMES_PAGE[EXECUTION_TIMES_PAGE.index("  .. list-table::") :]
+    assert source[0].endswith(table)
