@@ -19,8 +19,9 @@ Which mode a call wants:
   ``MIN_PRODUCT_FOR_THREADS`` multiply-adds in the largest product (a second
   thread gains little there on a quiet machine and loses 2-3x on a busy one),
   the caller's count above it.
-* A fit whose products give the same bits on one thread and on the caller's
-  count (checked once per network shape by :func:`bits_agree`) measures:
+* A fit above the cut whose products give the same bits on one thread and
+  on the caller's count (checked once per network shape by
+  :func:`bits_agree`) measures:
   it times a few batches on each, interleaved, keeps the faster and looks
   again every ``RECHECK_SECONDS``. Where the bits differ (most float32
   shapes, some float64 ones), following the load would make two fits with
@@ -307,7 +308,9 @@ class FitThreads:
         chosen = rule()
         if chosen in ("keep", "size") or (chosen == "auto" and self.probe is None):
             return False
-        if self.product <= OPENBLAS_SINGLE_THREAD_PRODUCT or COORDINATOR.nested():
+        # Below the cut one thread is within 20% of two on a quiet machine and far
+        # ahead on a busy one: measuring there risks more than it can gain.
+        if self.product < MIN_PRODUCT_FOR_THREADS or COORDINATOR.nested():
             return False
         if COORDINATOR.callers_threads() <= 1:
             return False

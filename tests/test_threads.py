@@ -443,3 +443,17 @@ def test_inspection_follows_the_size_rule_in_one_section_per_call(monkeypatch):
     input_gradients(model, Xd[:300] / 16, target=0)
     assert set(seen) == {1} and entered == [ONE, ONE]
     assert _counts() == before
+
+
+@pytest.mark.parametrize("rule", ["auto", "load"])
+def test_a_fit_below_the_cut_never_measures(rule, monkeypatch):
+    """Below the cut a second thread gains under 20% quiet and loses 2-4x busy: one thread."""
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", rule)
+    clock = _Clock({ONE: 3e-4, CALLERS: 1e-4})  # even where two threads would be faster
+    small = MIN_PRODUCT_FOR_THREADS - 1
+    with FitThreads(small, probe=lambda: [], probe_key="below", clock=clock) as threads:
+        clock.threads = threads
+        assert not threads.measuring
+        for _ in range(40):
+            clock.run_batch(100)
+            assert threads.mode == ONE
