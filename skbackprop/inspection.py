@@ -174,20 +174,20 @@ def integrated_gradients(
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
     columns, signs = _target_columns(model, X_net, target)
-    dtype = model._inspected_network().dtype
+    network = model._inspected_network()
     points_per_row = len(alphas)
     if batch_size is None:
         batch_size = max(GRADIENT_CHUNK_ROWS // points_per_row, 1)
     else:
         _check_positive_int("batch_size", batch_size)
-    attributions = np.empty(X_net.shape, dtype=dtype)
+    attributions = np.empty(X_net.shape, dtype=network.dtype)
     # One thread section for the whole call: each chunk in a section of its own would
     # switch BLAS threads twice per chunk, which costs more than the chunk.
     chunk = min(len(X_net) * points_per_row, GRADIENT_CHUNK_ROWS)
     # The path and the workspaces are made once for the call, not once per batch.
     path = np.empty((points_per_row, min(batch_size, len(X_net)), X_net.shape[1]), X_net.dtype)
     workspaces = {}
-    with threads_for(largest_product(chunk, model._inspected_network().layer_sizes)):
+    with threads_for(largest_product(chunk, network.layer_sizes)):
         for begin in range(0, len(X_net), batch_size):
             rows = slice(begin, begin + batch_size)
             difference = X_net[rows] - start[rows]
