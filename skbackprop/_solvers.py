@@ -198,18 +198,17 @@ class Sgd:
 def _scheduled_rate(schedule, epoch):
     """``schedule(epoch)``, checked: a user's schedule must give a positive finite step size."""
     rate = schedule(epoch)
+    if isinstance(rate, np.ndarray) and rate.ndim == 0:
+        rate = rate.item()  # a 0-d array is a number
+    message = (
+        "learning_rate, a callable, must return the step size of epoch e as a positive "
+        f"finite number; for epoch {epoch} it returned {rate!r}."
+    )
     if isinstance(rate, bool | str) or not isinstance(rate, Real):
-        raise TypeError(
-            "learning_rate, a callable, must return the step size of epoch e as a "
-            f"positive finite number; for epoch {epoch} it returned {rate!r}."
-        )
-    rate = float(rate)
+        raise TypeError(message)
     if not (math.isfinite(rate) and rate > 0):
-        raise ValueError(
-            "learning_rate, a callable, must return the step size of epoch e as a "
-            f"positive finite number; for epoch {epoch} it returned {rate!r}."
-        )
-    return rate
+        raise ValueError(message)
+    return float(rate)
 
 
 class Momentum(Sgd):

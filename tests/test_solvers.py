@@ -453,10 +453,11 @@ def test_what_a_callable_schedule_returns_is_checked_and_named(returned, error):
     assert not hasattr(model, "coefs_")
 
 
-def test_numpy_numbers_from_a_schedule_are_rates():
+@pytest.mark.parametrize("rate", [np.float32(0.01), np.array(0.01), 0.01, 1 / 100])
+def test_numbers_of_any_kind_from_a_schedule_are_rates(rate):
     from skbackprop import BackpropRegressor
 
-    model = BackpropRegressor(max_iter=2, learning_rate=lambda epoch: np.float32(0.01))
+    model = BackpropRegressor(max_iter=2, learning_rate=lambda epoch: rate)
     assert quiet_fit(model, X_SMALL, Y_SMALL).learning_rate_ == pytest.approx(0.01)
 
 
