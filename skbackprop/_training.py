@@ -236,13 +236,8 @@ exploding ones as huge values.""",
 
 
 def _copied(value):
-    return (
-        list(value)
-        if isinstance(value, list)
-        else dict(value)
-        if isinstance(value, dict)
-        else value
-    )
+    """A list or dict copied (its items shared with the original), anything else as it is."""
+    return type(value)(value) if isinstance(value, list | dict) else value
 
 
 class _Snapshot:

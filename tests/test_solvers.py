@@ -5,7 +5,7 @@ import pytest
 from helpers import quiet_fit
 from sklearn.datasets import make_classification
 
-from skbackprop import BackpropClassifier
+from skbackprop import BackpropClassifier, BackpropRegressor
 from skbackprop._solvers import (
     MIN_ADAPTIVE_LEARNING_RATE,
     SOLVERS,
@@ -330,8 +330,6 @@ def test_a_hyper_parameter_changed_between_calls_rescales_the_kept_state(name, c
 
 def test_rmsprop_steps_stay_the_learning_rates_size_after_rho_changes():
     """The issue's reproduction: three calls at rho=0, then rho=0.99 (issue 18, item 4)."""
-    from skbackprop import BackpropRegressor
-
     X = np.random.default_rng(0).normal(size=(100, 4))
     y = X[:, 0] - X[:, 1]
     model = BackpropRegressor(
@@ -401,8 +399,6 @@ Y_SMALL = X_SMALL[:, 0] - 2 * X_SMALL[:, 1]
 
 
 def test_a_schedule_defined_for_the_trained_epochs_only_is_called_for_those_only():
-    from skbackprop import BackpropRegressor
-
     rates, seen = np.linspace(0.01, 0.001, 5), []
 
     def schedule(epoch):
@@ -415,8 +411,6 @@ def test_a_schedule_defined_for_the_trained_epochs_only_is_called_for_those_only
 
 
 def test_an_interrupt_from_the_schedule_keeps_the_epochs_before_it():
-    from skbackprop import BackpropRegressor
-
     seen = []
 
     def schedule(epoch):
@@ -445,8 +439,6 @@ def test_an_interrupt_from_the_schedule_keeps_the_epochs_before_it():
     ],
 )
 def test_what_a_callable_schedule_returns_is_checked_and_named(returned, error):
-    from skbackprop import BackpropRegressor
-
     model = BackpropRegressor(max_iter=3, learning_rate=lambda epoch: returned)
     with pytest.raises(error, match="learning_rate, a callable, must return .* positive finite"):
         model.fit(X_SMALL, Y_SMALL)
@@ -455,8 +447,6 @@ def test_what_a_callable_schedule_returns_is_checked_and_named(returned, error):
 
 @pytest.mark.parametrize("rate", [np.float32(0.01), np.array(0.01), 0.01, 1 / 100])
 def test_numbers_of_any_kind_from_a_schedule_are_rates(rate):
-    from skbackprop import BackpropRegressor
-
     model = BackpropRegressor(max_iter=2, learning_rate=lambda epoch: rate)
     assert quiet_fit(model, X_SMALL, Y_SMALL).learning_rate_ == pytest.approx(0.01)
 
@@ -464,8 +454,6 @@ def test_numbers_of_any_kind_from_a_schedule_are_rates(rate):
 @pytest.mark.parametrize("schedule", ["cosine", "invscaling"])
 def test_after_early_stopping_the_rate_is_that_of_the_epoch_a_continued_fit_runs(schedule):
     """learning_rate_ is the next epoch's rate, and a continued fit resumes after best_epoch_."""
-    from skbackprop import BackpropRegressor
-
     params = dict(
         learning_rate=schedule,
         learning_rate_init=0.05,
