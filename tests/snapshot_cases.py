@@ -215,9 +215,11 @@ def machine():
             cpu = next(line for line in info if line.startswith("model name")).split(":")[1]
     except (OSError, StopIteration):
         pass
+    # numpy's and scipy's BLAS only: which other libraries are loaded varies with the imports.
     blas = sorted(
         f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')}"
         for pool in threadpool_info()
+        if pool.get("user_api") == "blas"
     )
     return " | ".join([cpu.strip(), *blas, np.__version__, scipy.__version__])
 
