@@ -1,27 +1,7 @@
-"""Why a network predicts what it does, and how sure it is: the backward pass to the inputs.
+"""The inspection functions: gradients to the inputs, integrated gradients, MC-dropout draws.
 
-Following :mod:`sklearn.inspection`: the fitted estimator first, then X, the
-options keyword-only, results as arrays.
-
-- :func:`input_gradients`: ``d F / d x`` for each row, ``F`` the predicted
-  probability of a class (classifier) or the prediction (regressor), by one
-  backward pass through the network in prediction mode.
-- :func:`integrated_gradients`: Sundararajan, Taly & Yan (2017), the
-  gradients averaged along the straight path from a baseline to each row
-  (Gauss-Legendre's rule on ``n_steps`` points, or the trapezoid rule)
-  times ``x - baseline``; the attributions of a row add up to
-  ``F(x) - F(baseline)``.
-- :func:`predictive_draws`: MC-dropout (Gal & Ghahramani, 2016), predictions
-  with dropout active, whose spread measures the network's uncertainty.
-
-The estimator may be a fitted ``Pipeline`` whose last step is a
-``BackpropClassifier`` or ``BackpropRegressor``. For the gradients, the steps
-before it must be affine per feature (``StandardScaler``, ``MinMaxScaler``,
-``MaxAbsScaler``), so that the chain rule reaches the pipeline's own input
-features; :func:`predictive_draws` takes any transformers.
-
-:class:`AttributionDisplay` and :class:`PredictionBandDisplay` plot the
-answers (extra ``skbackprop[plot]``).
+Published by :mod:`skbackprop.inspection`; they work through the fitted model's
+interface (:class:`skbackprop._model.FittedModel`).
 """
 
 import numpy as np
@@ -31,25 +11,11 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import BackpropClassifier, _BaseBackprop, prediction_numerics
-from ._inspection_plot import AttributionDisplay, PredictionBandDisplay
-from ._network import PREDICT_MAX_CHUNK_ROWS
-from ._threads import largest_product, threads_for
-
-__all__ = [
-    "AttributionDisplay",
-    "PredictionBandDisplay",
-    "input_gradients",
-    "integrated_gradients",
-    "predictive_draws",
-]
+from ._estimators import BackpropClassifier, _BaseBackprop
+from ._model import GRADIENT_CHUNK_ROWS, fitted_model, prediction_numerics
+from ._threads import threads_for
 
 AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
-# Rows (path points, for integrated gradients) per backward pass: memory stays bounded,
-# the arrays stay in cache (1,000 digits rows at 50 steps: 0.09 s against 0.16 s in
-# chunks of 8192, on one thread), and the products stay small enough for one BLAS
-# thread by the size rule, which a busy neighbour does not slow down.
-GRADIENT_CHUNK_ROWS = 1024
 
 
 def input_gradients(estimator, X, *, target=None):
@@ -87,8 +53,9 @@ def input_gradients(estimator, X, *, target=None):
     (2, 4)
     """
     model, X_net, slope = _resolve(estimator, X)
-    columns, signs = _target_columns(model, X_net, target)
-    gradients = _gradients(model, X_net, columns, signs)
+    fitted = fitted_model(model)
+    columns, signs = _target_columns(model, fitted, X_net, target)
+    gradients = fitted.input_gradients(X_net, columns, signs)
     return (gradients * slope).astype(gradients.dtype, copy=False)
 
 
@@ -173,8 +140,9 @@ def integrated_gradients(
     model, X_net, slope = _resolve(estimator, X)
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
-    columns, signs = _target_columns(model, X_net, target)
-    network = model._inspected_network()
+    fitted = fitted_model(model)
+    columns, signs = _target_columns(model, fitted, X_net, target)
+    network = fitted.network
     points_per_row = len(alphas)
     if batch_size is None:
         batch_size = max(GRADIENT_CHUNK_ROWS // points_per_row, 1)
@@ -187,7 +155,7 @@ def integrated_gradients(
     # The path and the workspaces are made once for the call, not once per batch.
     path = np.empty((points_per_row, min(batch_size, len(X_net)), X_net.shape[1]), X_net.dtype)
     workspaces = {}
-    with threads_for(largest_product(chunk, network.layer_sizes)):
+    with threads_for(network.largest_product(chunk)):
         for begin in range(0, len(X_net), batch_size):
             rows = slice(begin, begin + batch_size)
             difference = X_net[rows] - start[rows]
@@ -195,16 +163,16 @@ def integrated_gradients(
             np.multiply(alphas[:, None, None], difference[None], out=path[:, :n])
             path[:, :n] += start[rows][None]
             points = path[:, :n].reshape(points_per_row * n, -1)
-            targets = _path_targets(model, points, target, columns[rows], signs[rows])
-            gradients = _gradients(model, points, *targets, workspaces=workspaces)
+            targets = _path_targets(model, fitted, points, target, columns[rows], signs[rows])
+            gradients = fitted.input_gradients(points, *targets, workspaces=workspaces)
             mean_gradient = np.tensordot(weights, gradients.reshape(points_per_row, n, -1), axes=1)
             attributions[rows] = difference * mean_gradient
     if not return_gap:
         return attributions
     # In the network's input space, where the path is straight too: the scaling cancels.
-    outputs = _target_outputs(model, X_net, columns, signs)
+    outputs = _target_outputs(fitted, X_net, columns, signs)
     baseline_outputs = _target_outputs(
-        model, start, *_path_targets(model, start, target, columns, signs)
+        fitted, start, *_path_targets(model, fitted, start, target, columns, signs)
     )
     gap = attributions.sum(axis=1) - (outputs - baseline_outputs)
     return Bunch(
@@ -258,25 +226,9 @@ def predictive_draws(estimator, X, *, n_draws=100, random_state=None):
     """
     _check_positive_int("n_draws", n_draws)
     model, X_net = _network_estimator(estimator, X, affine_only=False)
-    network = model._inspected_network(dropout=True)
+    fitted = fitted_model(model, dropout=True)
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    rng = np.random.default_rng(seed)
-    X_net = X_net.astype(network.dtype, copy=False)
-    n_rows = X_net.shape[0]
-    chunk = min(n_rows, PREDICT_MAX_CHUNK_ROWS)
-    draws = []
-    with prediction_numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
-        workspaces = {}
-        for _ in range(n_draws):
-            output = np.empty((n_rows, network.layer_sizes[-1]), dtype=network.dtype)
-            for begin in range(0, X_net.shape[0], chunk):
-                rows = slice(begin, begin + chunk)
-                block = X_net[rows]
-                ws = _workspace(workspaces, network, block.shape[0])
-                output[rows] = network.forward(block, ws=ws, rng=rng, dropout=True).output
-            _check_finite(output)
-            draws.append(model._as_predicted(output))
-    return np.stack(draws)
+    return fitted.dropout_draws(X_net, n_draws, np.random.default_rng(seed))
 
 
 # -- what the functions share ----------------------------------------------------
@@ -301,21 +253,6 @@ def _path_rule(method, n_steps):
         weights[[0, -1]] /= 2
         return np.linspace(0.0, 1.0, n_steps + 1), weights
     raise ValueError(f"method must be one of {', '.join(PATH_RULES)}; got {method!r}.")
-
-
-def _workspace(workspaces, network, n_rows):
-    """A gradient workspace for ``n_rows`` rows, made once per size (a call meets two)."""
-    if n_rows not in workspaces:
-        workspaces[n_rows] = network.gradient_workspace(n_rows)
-    return workspaces[n_rows]
-
-
-def _check_finite(values):
-    if not np.isfinite(values).all():
-        raise ValueError(
-            "The network's output or its gradient is not finite (inf or NaN) for some rows "
-            "of X: their values are far outside what it was trained on."
-        )
 
 
 def _network_estimator(estimator, X, affine_only):
@@ -389,14 +326,14 @@ def _baseline(estimator, model, X, X_net, baseline):
     return np.asarray(start, dtype=X_net.dtype)
 
 
-def _target_columns(model, X_net, target):
+def _target_columns(model, fitted, X_net, target):
     """For each row, the network output that ``F`` is, and its sign (binary class 0: 1 - p)."""
     n = X_net.shape[0]
     if isinstance(model, BackpropClassifier):
         # X_net is validated already (and has lost a DataFrame's names): the network itself.
         with prediction_numerics():
-            network = model._inspected_network()
-            proba = model._as_predicted(network.predict(X_net.astype(network.dtype, copy=False)))
+            output = fitted.network.predict(X_net.astype(fitted.dtype, copy=False))
+            proba = fitted.as_predicted(output)
         if target is None:
             columns = np.argmax(proba, axis=1)
         else:
@@ -404,7 +341,7 @@ def _target_columns(model, X_net, target):
             if len(matches) == 0:
                 raise ValueError(f"target={target!r} is not one of classes_ {model.classes_!r}.")
             columns = np.full(n, matches[0])
-        if model._label_binarizer.y_type_ == "binary":
+        if fitted.target_type == "binary":
             return np.zeros(n, dtype=int), np.where(columns == 1, 1.0, -1.0)
         return columns, np.ones(n)
     width = model.n_outputs_
@@ -418,10 +355,10 @@ def _target_columns(model, X_net, target):
         raise ValueError(f"target must be an output index in 0 .. {width - 1}, got {target!r}.")
     # With several quantile levels predict sorts them: its column is a different
     # output on different rows.
-    return model._outputs_behind_column(X_net, target), np.ones(n)
+    return fitted.outputs_behind_column(X_net, target), np.ones(n)
 
 
-def _path_targets(model, points, target, columns, signs):
+def _path_targets(model, fitted, points, target, columns, signs):
     """The columns and signs of ``F`` at the path's points, one row per point.
 
     A classifier keeps the class chosen at X along the whole path; a
@@ -430,54 +367,11 @@ def _path_targets(model, points, target, columns, signs):
     if isinstance(model, BackpropClassifier):
         repeats = points.shape[0] // len(columns)
         return np.tile(columns, repeats), np.tile(signs, repeats)
-    return _target_columns(model, points, target)
+    return _target_columns(model, fitted, points, target)
 
 
-def _output_delta(network, ws, columns, signs):
-    """``d F / d z(L)`` per row, ``F`` the output ``columns`` (times ``signs``)."""
-    rows = np.arange(len(columns))
-    chosen = ws.output[rows, columns]
-    delta = np.zeros_like(ws.output)
-    kind = network.output_activation
-    if kind == "softmax":  # d p_c / d z = p_c (e_c - p)
-        np.multiply(ws.output, -chosen[:, None], out=delta)
-        delta[rows, columns] += chosen
-    elif kind == "logistic":  # p (1 - p)
-        delta[rows, columns] = chosen * (1 - chosen)
-    elif kind == "exp":
-        delta[rows, columns] = chosen
-    else:  # identity
-        delta[rows, columns] = 1.0
-    delta *= signs[:, None]
-    return delta
-
-
-def _gradients(model, X_net, columns, signs, workspaces=None):
-    """Each row's ``d F / d x`` in the network's input space, chunk by chunk.
-
-    ``workspaces`` (a dict) keeps the gradient workspaces across calls: made
-    anew on every call, arrays this size are fresh pages from the system each time.
-    """
-    network = model._inspected_network()
-    X_net = X_net.astype(network.dtype, copy=False)
-    gradients = np.empty(X_net.shape, dtype=network.dtype)
-    chunk = min(X_net.shape[0], GRADIENT_CHUNK_ROWS)
-    workspaces = {} if workspaces is None else workspaces
-    with prediction_numerics(), threads_for(largest_product(chunk, network.layer_sizes)):
-        for begin in range(0, X_net.shape[0], chunk):
-            rows = slice(begin, begin + chunk)
-            block = X_net[rows]
-            ws = _workspace(workspaces, network, block.shape[0])
-            network.forward(block, ws=ws)
-            delta = _output_delta(network, ws, columns[rows], signs[rows]).astype(network.dtype)
-            gradient = network.input_gradient(ws, delta)
-            gradients[rows] = gradient.toarray() if sp.issparse(gradient) else gradient
-    _check_finite(gradients)
-    return gradients
-
-
-def _target_outputs(model, X_net, columns, signs):
+def _target_outputs(fitted, X_net, columns, signs):
     """``F`` at each row: the chosen probability (binary class 0: 1 - p) or prediction."""
-    output = model._inspected_network().predict(X_net.astype(model.coefs_[0].dtype, copy=False))
+    output = fitted.network.predict(X_net.astype(fitted.dtype, copy=False))
     chosen = output[np.arange(len(columns)), columns]
     return np.where(signs < 0, 1 - chosen, chosen)

@@ -41,50 +41,25 @@ from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_cal
 from ._initializers import INITIALIZERS, user_initializer
 from ._lbfgs import LbfgsTrainer
 from ._losses import LOSSES, AbsoluteError, Huber, Pinball
-from ._network import PREDICT_MAX_CHUNK_ROWS, Network, residual_layers
-from ._normalization import fold_layers
+from ._model import (
+    Architecture,
+    dropout_rates,
+    fitted_attributes,
+    fitted_model,
+    in_order,
+    keep_predicting_network,
+    network_outputs,
+    network_to_train,
+    predicting_network,
+    prediction_numerics,
+)
 from ._solvers import SOLVERS, make_solver
-from ._threads import FitThreads, largest_product, threads_for
+from ._threads import FitThreads
 from ._training import History, Trainer, TrainingData, _CtrlC
 
 AUTO_BATCH_SIZE = 200
 # The dtypes the network computes in: float32 input stays float32, the rest becomes float64.
 _FLOAT_DTYPES = (np.float64, np.float32)
-
-
-def _network_attributes(network, copy):
-    """The fitted attributes that make an estimator predict with ``network``'s weights.
-
-    Views of its buffers, or with ``copy`` a snapshot of their current values.
-    """
-
-    def arrays(views):
-        return [view.copy() for view in views] if copy else views
-
-    normalized = any(network.normalized)
-    return {
-        "coefs_": arrays(network.coefs),
-        "intercepts_": arrays(network.intercepts),
-        "gammas_": arrays(network.gammas) if normalized else None,
-        "betas_": arrays(network.betas) if normalized else None,
-        "running_means_": arrays(network.running_means) if normalized else None,
-        "running_variances_": arrays(network.running_variances) if normalized else None,
-        "_residual_layers": network.skips,
-        "n_layers_": len(network.layer_sizes),
-        "n_outputs_": network.layer_sizes[-1],
-        "out_activation_": network.output_activation,
-        "_hidden_activation": network.activation,
-    }
-
-
-def prediction_numerics():
-    """The floating-point error state prediction's numerics need, whatever the caller set.
-
-    Underflow (exp of a very negative logit) is harmless, and overflow or
-    invalid results are caught by explicit finiteness checks, which report
-    them as divergence or as inputs far outside the training data.
-    """
-    return np.errstate(under="ignore", over="ignore", invalid="ignore")
 
 
 def _float_errors_handled(method):
@@ -122,20 +97,6 @@ def _validated_weights(weights, n_rows, dtype, name, rows_name):
     if (weights < 0).any():
         raise ValueError(f"{name} has negative values; sample weights must be >= 0.")
     return weights
-
-
-def _in_order(value, name):
-    """``value``, a per-layer (or per-level) parameter, checked to have an order.
-
-    A set's order is its hash order, which for strings changes from one
-    process to the next: the same parameters would build different models.
-    """
-    if isinstance(value, set | frozenset | dict):
-        raise ValueError(
-            f"{name} must be a list or tuple (ordered: one entry per layer or level), got "
-            f"the {type(value).__name__} {value!r}, whose order is not defined."
-        )
-    return value
 
 
 def _next_rate(solver, history):
@@ -329,58 +290,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting -------------------------------------------------------------
 
-    def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = (
-            [sizes] if isinstance(sizes, Integral) else list(_in_order(sizes, "hidden_layer_sizes"))
-        )
-        if not all(isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in sizes):
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive ints (or () for no "
-                f"hidden layer), got {self.hidden_layer_sizes!r}."
-            )
-        return sizes
-
     def _dropout_rates(self, n_hidden):
-        if isinstance(self.dropout, Real):
-            return (float(self.dropout),) * n_hidden
-        rates = tuple(_in_order(self.dropout, "dropout"))
-        is_rate = [isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1 for r in rates]
-        if len(rates) != n_hidden or not all(is_rate):
-            raise ValueError(
-                "dropout must be a float in [0, 1) or a tuple with one such rate per "
-                f"hidden layer ({n_hidden} here), got {self.dropout!r}."
-            )
-        return tuple(float(rate) for rate in rates)
-
-    def _activations(self, n_hidden):
-        """``activation`` as the network takes it: one name, or a tuple of one per hidden layer."""
-        if isinstance(self.activation, str):
-            return self.activation
-        names = tuple(_in_order(self.activation, "activation"))
-        if len(names) != n_hidden or not all(
-            isinstance(name, str) and name in HIDDEN_ACTIVATIONS for name in names
-        ):
-            raise ValueError(
-                f"activation must be one of {sorted(HIDDEN_ACTIVATIONS)} or a sequence with "
-                f"one of them per hidden layer ({n_hidden} here), got {self.activation!r}."
-            )
-        return names
-
-    def _check_layer_options(self, hidden):
-        if self.batch_normalization and self.batch_size == 1:
-            raise ValueError(
-                "batch_normalization=True needs batches of at least two rows to normalise "
-                "over, got batch_size=1. Use a larger batch_size or set "
-                "batch_normalization=False."
-            )
-        if self.residual and not any(residual_layers((0, *hidden, 0))):
-            raise ValueError(
-                "residual=True adds a hidden layer's input to its output, which needs two "
-                "consecutive hidden layers of equal width, but hidden_layer_sizes="
-                f"{self.hidden_layer_sizes!r} has none. Use equal widths, for example "
-                "(64, 64, 64), or set residual=False."
-            )
+        """``dropout`` as one rate per hidden layer (MC-dropout reads it, see ``_model``)."""
+        return dropout_rates(self.dropout, n_hidden)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -437,15 +349,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation=None):
         """validate -> encode y -> network and solver -> (validation split) -> train -> store."""
         self._validate_params()
-        hidden = self._hidden_layer_sizes()
-        dropout = self._dropout_rates(len(hidden))
-        self._activations(len(hidden))
-        if self.solver == "lbfgs" and any(dropout):
-            raise ValueError(
-                f"dropout={self.dropout!r} makes the objective random, which solver='lbfgs' "
-                "cannot minimise: set dropout=0 or use a stochastic solver."
-            )
-        self._check_layer_options(hidden)
+        # The parameters as attributes: get_params reads the signature on every call.
+        architecture = Architecture(vars(self))
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True: there is no "
@@ -461,11 +366,11 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # Continuing the random stream and the solver's state where the previous call
             # ended makes n epochs and then n more the same as 2n in one call.
             rng.bit_generator.state = self._rng_state
-        network = self._network_to_train(data, hidden, dropout, continued, rng)
+        network = self._network_to_train(data, architecture, continued, rng)
         solver = self._solver_to_train(resume=continued, n_weights=network.n_weights)
         max_epochs = 1 if incremental else self.max_iter
         task = "partial_fit" if incremental else "fit"
-        snapshot = functools.partial(_network_attributes, network, copy=True)
+        snapshot = functools.partial(fitted_attributes, network, copy=True)
         with fit_task(
             self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
         ) as hooks:
@@ -555,43 +460,20 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             history.validation_scores, history.validation_losses = [], []
         return history, dropped
 
-    def _network_to_train(self, data, hidden, dropout, continued, rng):
+    def _network_to_train(self, data, architecture, continued, rng):
         """A new network of random weights, or (continued) one holding the fitted weights."""
-        layer_sizes = [data.X.shape[1], *hidden, data.Y.shape[1]]
-        output_activation = self._output_activation()
-        network = Network(
-            layer_sizes,
-            self._activations(len(hidden)),
-            output_activation,
+        network = network_to_train(
+            architecture,
+            data.X.shape[1],
+            data.Y.shape[1],
+            self._output_activation(),
             data.X.dtype,
-            dropout,
-            batch_normalization=self.batch_normalization,
-            residual=self.residual,
-            momentum=self.batch_normalization_momentum,
+            fitted=vars(self) if continued else None,
         )
-        if not continued:
-            init = self.init if isinstance(self.init, str) else user_initializer(self.init)
-            return network.initialize(rng, init)
-        if [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]] != layer_sizes:
-            raise ValueError(
-                "warm_start and partial_fit need the same hidden_layer_sizes and "
-                "outputs as the previous fit; refit with warm_start=False to change them."
-            )
-        # Without hidden layers there is nothing to normalise: either setting is the same model.
-        for name, before, now in [
-            (
-                "batch_normalization",
-                self.__dict__.get("gammas_") is not None,
-                self.batch_normalization and bool(hidden),
-            ),
-            ("residual", any(self.__dict__.get("_residual_layers", ())), any(network.skips)),
-        ]:
-            if before != now:
-                raise ValueError(
-                    f"warm_start and partial_fit need the same {name} as the previous "
-                    f"fit; refit with warm_start=False to change it."
-                )
-        return network.set_parameters(self.coefs_, self.intercepts_, self._normalization_arrays())
+        if continued:
+            return network
+        init = self.init if isinstance(self.init, str) else user_initializer(self.init)
+        return network.initialize(rng, init)
 
     def _solver_to_train(self, resume, n_weights):
         """The solver; ``resume`` (warm start, partial_fit) continues the previous call's state.
@@ -647,9 +529,9 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         lbfgs multiplies every row at once and has no batches to time: size rule only.
         """
         if self.solver == "lbfgs":
-            return FitThreads(largest_product(data.n_rows, trainer.network.layer_sizes))
+            return FitThreads(trainer.network.largest_product(data.n_rows))
         key, work = trainer.thread_probe(data)
-        product = largest_product(trainer.batch_size, trainer.network.layer_sizes)
+        product = trainer.network.largest_product(trainer.batch_size)
         return FitThreads(product, probe=work, probe_key=key)
 
     def _early_stopping(self):
@@ -791,12 +673,12 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return np.full(X.shape[0], column)
 
     def _set_network_attributes(self, network):
-        self.__dict__.update(_network_attributes(network, copy=False))
+        self.__dict__.update(fitted_attributes(network))
 
     def _store_fitted(self, trainer, solver, history, n_iter):
         network = trainer.network
         self.__dict__.update(
-            **_network_attributes(network, copy=False),
+            **fitted_attributes(network),
             **history.fitted_attributes(self._early_stopping()),
             n_iter_=n_iter,
             loss_=history.loss_curve[-1],
@@ -808,65 +690,17 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             },
             learning_rate_=None if solver is None else _next_rate(solver, history),
         )
-        self._keep_predicting_network()
+        keep_predicting_network(self.__dict__)
 
     # -- prediction ----------------------------------------------------------
 
     def _network(self):
-        """The network predicting with the fitted arrays.
+        """The network predicting with the fitted arrays (see ``_model.predicting_network``)."""
+        return predicting_network(self.__dict__)
 
-        It reads ``coefs_``, ``intercepts_`` (and batch normalization's
-        arrays) themselves, so editing them in place changes the predictions,
-        as in scikit-learn: the fitted arrays are the whole model, and every
-        way of using it (predict, the ONNX export, a saved copy) reads them.
-        The network made after fit (or loading) is kept, with its per-thread
-        workspaces, for as long as those arrays are the fitted ones; it is a
-        cache, never saved, and predicting never stores anything.
-        """
-        arrays = self._fitted_arrays()
-        cached = self.__dict__.get("_predicting_network")
-        if cached is not None and len(cached[0]) == len(arrays):
-            if all(mine is theirs for mine, theirs in zip(cached[0], arrays, strict=True)):
-                return cached[1]
-        return self._network_reading_arrays()
-
-    def _network_reading_arrays(self, dropout=None):
-        """A new network that reads the fitted arrays (with ``dropout``'s rates, for MC-dropout)."""
-        return Network.predicting_with(
-            self.coefs_,
-            self.intercepts_,
-            self._hidden_activation,
-            self.out_activation_,
-            skips=self.__dict__.get("_residual_layers"),
-            normalization=self._normalization_arrays(),
-            dropout=dropout,
-        )
-
-    def _normalization_arrays(self):
-        """``(gammas_, betas_, running_means_, running_variances_)``, or None without them."""
-        if self.__dict__.get("gammas_") is None:
-            return None
-        return (self.gammas_, self.betas_, self.running_means_, self.running_variances_)
-
-    def _fitted_arrays(self):
-        arrays = (*self.coefs_, *self.intercepts_)
-        normalization = self._normalization_arrays() or ()
-        return arrays + tuple(array for group in normalization for array in group)
-
-    def _predicting_weights(self):
-        """``coefs_`` and ``intercepts_`` with batch normalization folded in (for the ONNX export).
-
-        Folded from the current arrays on every call, so the export computes
-        what predict computes.
-        """
-        normalization = self._normalization_arrays()
-        if normalization is None:
-            return self.coefs_, self.intercepts_
-        return fold_layers(self.coefs_, self.intercepts_, *normalization)
-
-    def _keep_predicting_network(self):
-        self._predicting_network = None  # _network() must not return the old one
-        self._predicting_network = (self._fitted_arrays(), self._network())
+    def _target_type(self):
+        """The kind of targets fitted (see ``_model.FittedModel.target_type``)."""
+        return "continuous"
 
     def __getstate__(self):
         # A new dict: the predicting network is a cache of the fitted arrays, left
@@ -878,41 +712,13 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "coefs_" in state:
-            self._keep_predicting_network()
+            keep_predicting_network(self.__dict__)
 
     def _forward(self, X, logits=False):
         # check_is_fitted's scan of every attribute costs more than a one-row forward pass.
         if "coefs_" not in self.__dict__:
             check_is_fitted(self)
-        X = self._input_to_predict(X)
-        network = self._network()
-        # Prediction runs in chunks of at most PREDICT_MAX_CHUNK_ROWS rows.
-        product = largest_product(min(X.shape[0], PREDICT_MAX_CHUNK_ROWS), network.layer_sizes)
-        with threads_for(product) as threads:
-            output = network.predict(X, logits=logits, between_chunks=threads.give_way)
-        if not np.isfinite(output).all():
-            raise ValueError(
-                "The network's output is not finite (inf or NaN) for some rows of X: "
-                "their values are far outside what it was trained on. Scale X as the "
-                "training data was scaled."
-            )
-        return output
-
-    def _inspected_network(self, dropout=False):
-        """A network reading the fitted arrays, for the backward pass to the inputs.
-
-        With ``dropout``, it carries the fitted dropout rates for MC-dropout.
-        """
-        network = self._network()
-        if not dropout:
-            return network
-        rates = self._dropout_rates(len(self.coefs_) - 1)
-        if not any(rates):
-            raise ValueError(
-                f"MC-dropout draws predictions with dropout active, but dropout={self.dropout!r}: "
-                "fit with dropout > 0 (0.1 to 0.5, say) to use it."
-            )
-        return self._network_reading_arrays(dropout=rates)
+        return network_outputs(self._network(), self._input_to_predict(X), logits)
 
     def _as_predicted(self, output):
         """What ``predict`` returns for the network's ``output`` (the classifier: probabilities)."""
@@ -1297,6 +1103,9 @@ class BackpropClassifier(ClassifierMixin, _BaseBackprop):
         """
         return self._as_predicted(self._forward(X))
 
+    def _target_type(self):
+        return self._label_binarizer.y_type_
+
     def _as_predicted(self, output):
         if self._label_binarizer.y_type_ == "binary":
             return np.hstack([1 - output, output])
@@ -1518,7 +1327,7 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
 
     def _levels(self):
         """The quantile levels of a multi-level fit, or None (one output per target)."""
-        if self.loss != "quantile" or np.ndim(_in_order(self.quantile, "quantile")) == 0:
+        if self.loss != "quantile" or np.ndim(in_order(self.quantile, "quantile")) == 0:
             return None
         levels = tuple(self.quantile)
         valid = [isinstance(q, Real) and not isinstance(q, bool) and 0 < q < 1 for q in levels]
@@ -1598,11 +1407,12 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         """
         if not return_std:
             return super().predict(X)
-        from .inspection import predictive_draws  # the inspection module builds on this one
-
+        check_is_fitted(self)
+        X = self._input_to_predict(X)
+        model = fitted_model(self, dropout=True)
         # A copy of a RandomState instance: predicting must not change what the next fit draws.
-        random_state = copy.deepcopy(self.random_state)
-        draws = predictive_draws(self, X, n_draws=100, random_state=random_state)
+        seed = check_random_state(copy.deepcopy(self.random_state)).randint(np.iinfo(np.int32).max)
+        draws = model.dropout_draws(X, 100, np.random.default_rng(seed))
         return draws.mean(axis=0), draws.std(axis=0)
 
     def _output_activation(self):

@@ -8,6 +8,8 @@ Extra ``skbackprop[plot]`` (matplotlib).
 import numpy as np
 from sklearn.base import is_regressor
 
+from ._attribution import _network_estimator, predictive_draws
+from ._model import fitted_model
 from ._plot import _axes, _pyplot
 
 
@@ -92,7 +94,7 @@ class AttributionDisplay:
         -------
         display : AttributionDisplay
         """
-        from .inspection import integrated_gradients
+        from ._attribution import integrated_gradients
 
         if feature_names is None and hasattr(X, "columns"):
             feature_names = [str(name) for name in X.columns]
@@ -239,8 +241,6 @@ class PredictionBandDisplay:
         -------
         display : PredictionBandDisplay
         """
-        from .inspection import _network_estimator, predictive_draws
-
         model, _ = _network_estimator(estimator, X, affine_only=False)
         if not is_regressor(model):
             raise ValueError(
@@ -249,7 +249,7 @@ class PredictionBandDisplay:
             )
         x = np.asarray(X.toarray() if hasattr(X, "toarray") else X)[:, feature]
         feature_name = str(X.columns[feature]) if hasattr(X, "columns") else f"x{feature}"
-        quantile_levels = model.__dict__.get("_quantile_levels")
+        quantile_levels = fitted_model(model).quantile_levels
         if quantile_levels is not None and model.n_outputs_ == len(quantile_levels):
             predictions = estimator.predict(X)
             order = np.argsort(quantile_levels)

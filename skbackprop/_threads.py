@@ -38,7 +38,6 @@ import os
 import statistics
 import threading
 import time
-from itertools import pairwise
 
 import numpy as np
 
@@ -67,11 +66,6 @@ def rule():
             f"SKBACKPROP_BLAS_THREADS must be one of {', '.join(RULES)}; got {value!r}."
         )
     return value
-
-
-def largest_product(n_rows, layer_sizes):
-    """Multiply-adds of the largest product a forward or backward pass over ``n_rows`` makes."""
-    return n_rows * max(fan_in * fan_out for fan_in, fan_out in pairwise(layer_sizes))
 
 
 # OpenBLAS computes a dot product of up to 10,000 elements on one thread.

@@ -346,8 +346,8 @@ class Trainer:
         self._penalty_scratch = np.empty_like(network.weights)
         # Flat views of each layer's weight gradient, and the per-layer sums of
         # their RMS over the epoch's batches (plain floats: this runs every batch).
-        self._flat_weight_grads = [grad.reshape(-1) for grad in network.grad_coefs]
-        self._gradient_rms_sums = [0.0] * len(network.coefs)
+        self._flat_weight_grads = [grad.reshape(-1) for grad in network.weight_gradients]
+        self._gradient_rms_sums = [0.0] * len(self._flat_weight_grads)
 
     def run(self, data, max_epochs, history, ctrl_c=None):
         """Train on ``data`` for at most ``max_epochs`` epochs, updating ``history`` in place.
@@ -506,7 +506,8 @@ class Trainer:
             network.dtype,
             tuple(sorted(batch_sizes)),
             n_validation,
-            any(network.normalized),
+            tuple(type(layer).__name__ for layer in network.layers),
+            any(getattr(layer, "normalized", False) for layer in network.layers),
             sp.issparse(data.X),
         )
 

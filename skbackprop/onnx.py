@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._activations import LEAKY_RELU_SLOPE
 from ._estimators import BackpropClassifier, BackpropRegressor
+from ._model import fitted_model
 
 _EXTRA_HINT = (
     'ONNX export needs skl2onnx (and onnxruntime to run the result): pip install "skbackprop[onnx]"'
@@ -106,7 +107,7 @@ _EXTRACTABLE = {"int32", "int64", "float32", "float64"}
 
 def _label_dtype(model):
     """The dtype of ``model.predict``'s labels: a numpy dtype, or None for strings."""
-    if model._label_binarizer.y_type_ == "multilabel-indicator":
+    if fitted_model(model).target_type == "multilabel-indicator":
         return np.dtype(np.int64)
     return None if model.classes_.dtype.kind in "OUS" else model.classes_.dtype
 
@@ -124,7 +125,7 @@ def _classifier_shapes(operator):
         label_type = getattr(data_types, _LABEL_TENSOR_TYPES[dtype.name])
     else:
         raise NotImplementedError(f"ONNX export of class labels of dtype {dtype} is not supported.")
-    multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
+    multilabel = fitted_model(model).target_type == "multilabel-indicator"
     operator.outputs[0].type = label_type([n_rows, n_classes] if multilabel else [n_rows])
     float_type, _ = _tensor_type(operator)
     operator.outputs[1].type = float_type([n_rows, n_classes])
@@ -136,72 +137,95 @@ def _regressor_shapes(operator):
     operator.outputs[0].type = float_type([n_rows, operator.raw_operator.n_outputs_])
 
 
-def _forward(model, X, dtype, opset):
-    """The network's output activations as an ONNX expression of X."""
-    from skl2onnx.algebra import onnx_ops as ops
+class _Graph:
+    """The ONNX vocabulary the layers write their forward passes in (see ``Layer.onnx``)."""
 
-    def constant(value):
-        return np.array([value], dtype=dtype)
+    def __init__(self, dtype, opset):
+        from skl2onnx.algebra import onnx_ops
 
-    def op(name, *inputs, **attributes):
-        return getattr(ops, f"Onnx{name}")(*inputs, op_version=opset, **attributes)
+        self.ops, self.dtype, self.opset = onnx_ops, dtype, opset
+        # The newer activations from primitives, each the way numpy computes it here
+        # (several of ONNX's own, LeakyRelu among them, run in float32 only in onnxruntime).
+        self.hidden = {
+            "identity": lambda z: self.op("Identity", z),
+            "logistic": lambda z: self.op("Sigmoid", z),
+            "tanh": lambda z: self.op("Tanh", z),
+            "relu": lambda z: self.op("Relu", z),
+            # max(z, slope * z)
+            "leaky_relu": lambda z: self.op(
+                "Max", z, self.op("Mul", z, self.constant(LEAKY_RELU_SLOPE))
+            ),
+            # max(z, exp(min(z, 0)) - 1)
+            "elu": lambda z: self.op(
+                "Max",
+                z,
+                self.op(
+                    "Sub", self.op("Exp", self.op("Min", z, self.constant(0.0))), self.constant(1.0)
+                ),
+            ),
+            # z * (1 + erf(z / sqrt(2))) / 2
+            "gelu": lambda z: self.op(
+                "Mul",
+                self.op("Mul", z, self.constant(0.5)),
+                self.op(
+                    "Add",
+                    self.constant(1.0),
+                    self._erf(self.op("Mul", z, self.constant(1 / math.sqrt(2)))),
+                ),
+            ),
+            "silu": lambda z: self.op("Mul", z, self.op("Sigmoid", z)),
+            # max(z, 0) + log(1 + exp(-|z|)), which never overflows
+            "softplus": lambda z: self.op(
+                "Add",
+                self.op("Relu", z),
+                self.op(
+                    "Log",
+                    self.op(
+                        "Add", self.constant(1.0), self.op("Exp", self.op("Neg", self.op("Abs", z)))
+                    ),
+                ),
+            ),
+        }
+        self.outputs = {
+            "identity": self.hidden["identity"],
+            "logistic": self.hidden["logistic"],
+            "softmax": lambda z: self.op("Softmax", z, axis=1),
+            "exp": lambda z: self.op("Exp", z),  # loss="poisson"
+        }
 
-    def erf(x):
+    def op(self, name, *inputs, **attributes):
+        return getattr(self.ops, f"Onnx{name}")(*inputs, op_version=self.opset, **attributes)
+
+    def constant(self, value):
+        return np.array([value], dtype=self.dtype)
+
+    def _erf(self, x):
         # onnxruntime has Erf for float32 only: a float64 graph computes it in float32
         # (relative error about 1e-7 in the GELU's output).
-        if np.dtype(dtype) == np.float32:
-            return op("Erf", x)
-        single = op("Erf", op("Cast", x, to=_onnx_type(np.float32)))
-        return op("Cast", single, to=_onnx_type(dtype))
+        if np.dtype(self.dtype) == np.float32:
+            return self.op("Erf", x)
+        single = self.op("Erf", self.op("Cast", x, to=_onnx_type(np.float32)))
+        return self.op("Cast", single, to=_onnx_type(self.dtype))
 
-    # The newer activations from primitives, each the way numpy computes it here (several
-    # of ONNX's own, LeakyRelu among them, run in float32 only in onnxruntime).
-    hidden = {
-        "identity": lambda z: op("Identity", z),
-        "logistic": lambda z: op("Sigmoid", z),
-        "tanh": lambda z: op("Tanh", z),
-        "relu": lambda z: op("Relu", z),
-        # max(z, slope * z)
-        "leaky_relu": lambda z: op("Max", z, op("Mul", z, constant(LEAKY_RELU_SLOPE))),
-        # max(z, exp(min(z, 0)) - 1)
-        "elu": lambda z: op(
-            "Max", z, op("Sub", op("Exp", op("Min", z, constant(0.0))), constant(1.0))
-        ),
-        # z * (1 + erf(z / sqrt(2))) / 2
-        "gelu": lambda z: op(
-            "Mul",
-            op("Mul", z, constant(0.5)),
-            op("Add", constant(1.0), erf(op("Mul", z, constant(1 / math.sqrt(2))))),
-        ),
-        "silu": lambda z: op("Mul", z, op("Sigmoid", z)),
-        # max(z, 0) + log(1 + exp(-|z|)), which never overflows
-        "softplus": lambda z: op(
-            "Add",
-            op("Relu", z),
-            op("Log", op("Add", constant(1.0), op("Exp", op("Neg", op("Abs", z))))),
-        ),
-    }
-    output = {
-        "identity": hidden["identity"],
-        "logistic": hidden["logistic"],
-        "softmax": lambda z: ops.OnnxSoftmax(z, axis=1, op_version=opset),
-        "exp": lambda z: ops.OnnxExp(z, op_version=opset),  # loss="poisson"
-    }
-    activation = ops.OnnxCast(X, to=_onnx_type(dtype), op_version=opset)
-    # Batch normalization comes folded into the weights, as predict uses it.
-    coefs, intercepts = model._predicting_weights()
-    skips = model.__dict__.get("_residual_layers") or ()
-    last = len(coefs) - 1
-    for index, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
-        product = ops.OnnxMatMul(activation, coef.astype(dtype), op_version=opset)
-        z = ops.OnnxAdd(product, intercept.astype(dtype), op_version=opset)
-        if index == last:
-            return output[model.out_activation_](z)
-        name = model._hidden_activation
-        layer_output = hidden[name if isinstance(name, str) else name[index]](z)
-        if index < len(skips) and skips[index]:  # a residual layer adds its input
-            layer_output = ops.OnnxAdd(layer_output, activation, op_version=opset)
-        activation = layer_output
+    def affine(self, x, coef, intercept):
+        """``x W + b``."""
+        product = self.op("MatMul", x, coef.astype(self.dtype))
+        return self.op("Add", product, intercept.astype(self.dtype))
+
+    def add(self, a, b):
+        return self.op("Add", a, b)
+
+    def activation(self, name, z):
+        return self.hidden[name](z)
+
+    def output_activation(self, name, z):
+        return self.outputs[name](z)
+
+
+def _forward(fitted, X, dtype, opset):
+    """The network's output activations as an ONNX expression of X."""
+    graph = _Graph(dtype, opset)
+    return fitted.onnx(graph.op("Cast", X, to=_onnx_type(dtype)), graph)
 
 
 def _onnx_type(dtype):
@@ -217,8 +241,9 @@ def _convert_classifier(scope, operator, container):
     model, opset = operator.raw_operator, container.target_opset
     _, dtype = _tensor_type(operator)
     label_name, proba_name = operator.outputs[0], operator.outputs[1]
-    output = _forward(model, operator.inputs[0], dtype, opset)
-    kind = model._label_binarizer.y_type_
+    fitted = fitted_model(model)
+    output = _forward(fitted, operator.inputs[0], dtype, opset)
+    kind = fitted.target_type
     if kind == "binary":
         negative = ops.OnnxSub(np.array([1], dtype=dtype), output, op_version=opset)
         proba = ops.OnnxConcat(negative, output, axis=1, op_version=opset)
@@ -250,8 +275,9 @@ def _convert_regressor(scope, operator, container):
 
     model, opset = operator.raw_operator, container.target_opset
     _, dtype = _tensor_type(operator)
-    output = _forward(model, operator.inputs[0], dtype, opset)
-    levels = model.__dict__.get("_quantile_levels")
+    fitted = fitted_model(model)
+    output = _forward(fitted, operator.inputs[0], dtype, opset)
+    levels = fitted.quantile_levels
     if levels is not None:  # sorted per target as predict sorts them
         output = _sorted_by_level(output, levels, model.n_outputs_, opset)
     ops.OnnxIdentity(output, op_version=opset, output_names=[operator.outputs[0]]).add_to(

@@ -54,3 +54,35 @@ def ctrl_c_after(owner, method, condition):
         return result
 
     return wrapped
+
+
+def dense_network(
+    layer_sizes,
+    activation,
+    output_activation,
+    dtype,
+    dropout=None,
+    batch_normalization=False,
+    residual=False,
+    momentum=0.9,
+):
+    """A dense :class:`~skbackprop._network.Network` of ``layer_sizes`` units, input and output
+    included (``activation``: one name, or one per hidden layer)."""
+    from skbackprop._layers import dense_stack
+    from skbackprop._network import Network
+
+    layers = dense_stack(
+        layer_sizes,
+        activation,
+        output_activation,
+        dropout,
+        batch_normalization=batch_normalization,
+        residual=residual,
+        momentum=momentum,
+    )
+    return Network(layers, dtype, description={"activation": activation})
+
+
+def fitted(network, attribute):
+    """``network``'s arrays of a fitted attribute (``"gammas_"`` ...), one per layer."""
+    return network.fitted_arrays()[attribute]

@@ -4,13 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import dense_network
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from skbackprop import BackpropClassifier
 from skbackprop._initializers import INITIALIZERS, user_initializer
-from skbackprop._network import Network
 
 FAN_IN, FAN_OUT = 400, 300
 
@@ -40,7 +40,7 @@ def test_the_normal_and_he_schemes_have_their_variances():
 
 
 def test_a_network_draws_every_layer_with_its_init():
-    network = Network([FAN_IN, FAN_OUT, 10], "tanh", "softmax", np.float64)
+    network = dense_network([FAN_IN, FAN_OUT, 10], "tanh", "softmax", np.float64)
     network.initialize(np.random.default_rng(0), "he_uniform")
     assert np.abs(network.coefs[0]).max() == pytest.approx(np.sqrt(6 / FAN_IN), rel=0.01)
     assert np.abs(network.coefs[1]).max() == pytest.approx(np.sqrt(6 / FAN_OUT), rel=0.05)
@@ -59,7 +59,7 @@ def test_a_callable_init_draws_the_weights_and_biases_start_at_zero():
     model.fit(X, y)
     assert calls == [(4, 5), (5, 3)]
     # The weights it drew are where training started, the biases at zero.
-    start = Network([4, 5, 3], "relu", "softmax", np.float64).initialize(
+    start = dense_network([4, 5, 3], "relu", "softmax", np.float64).initialize(
         np.random.default_rng(0), INITIALIZERS["glorot_uniform"]
     )
     start.initialize(np.random.default_rng(0), user_initializer(constant))

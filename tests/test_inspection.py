@@ -431,7 +431,7 @@ def test_gauss_legendre_is_complete_within_a_hundredth_of_a_percent_at_50_steps(
 
 
 def test_the_rules_weights_and_nodes():
-    from skbackprop.inspection import _path_rule
+    from skbackprop._attribution import _path_rule
 
     alphas, weights = _path_rule("gausslegendre", 3)
     # Three-point Gauss-Legendre on [0, 1]: 1/2 -+ sqrt(3/5)/2, weights 5/18, 8/18, 5/18.

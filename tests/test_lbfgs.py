@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import ctrl_c_after, quiet_fit
+from helpers import ctrl_c_after, dense_network, quiet_fit
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -115,7 +115,7 @@ def test_the_objectives_gradient_matches_finite_differences():
 
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(20, 3)), np.eye(3)[rng.integers(0, 3, 20)]
-    network = Network([3, 4, 3], "tanh", "softmax", np.float64).initialize(rng)
+    network = dense_network([3, 4, 3], "tanh", "softmax", np.float64).initialize(rng)
     trainer = LbfgsTrainer(
         network,
         LOSSES["softmax"],

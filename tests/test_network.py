@@ -5,10 +5,13 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import dense_network, fitted
 
 from skbackprop._activations import HIDDEN_ACTIVATIONS
+from skbackprop._layers import THIN_LAYER_UNITS, dense_stack, residual_layers
 from skbackprop._losses import LOSSES
-from skbackprop._network import THIN_LAYER_UNITS, Network, residual_layers
+from skbackprop._model import ARRAY_ATTRIBUTES
+from skbackprop._network import Network
 from skbackprop._normalization import fold_layers
 from skbackprop._solvers import Sgd
 from skbackprop._training import Trainer
@@ -81,7 +84,7 @@ CASES = list(
 def test_gradient_matches_finite_differences(activation, output_activation):
     rng = np.random.default_rng(42)
     X, Y = _problem(output_activation, rng)
-    network = Network([4, 5, 3, 3], activation, output_activation, np.float64)
+    network = dense_network([4, 5, 3, 3], activation, output_activation, np.float64)
     network.initialize(rng)
     network.params[network.n_weights :] = rng.normal(
         scale=0.1, size=network.params.size - network.n_weights
@@ -98,7 +101,7 @@ def test_gradient_matches_finite_differences(activation, output_activation):
 def test_gradient_without_hidden_layer_and_unweighted(output_activation):
     rng = np.random.default_rng(3)
     X, Y = _problem(output_activation, rng)
-    network = Network([4, 3], "relu", output_activation, np.float64).initialize(rng)
+    network = dense_network([4, 3], "relu", output_activation, np.float64).initialize(rng)
     trainer = _trainer(network, l1=0.0, l2=0.5, n=len(X))
     _, analytic = _objective(network, trainer, X, Y, 1 / len(X))
     numeric = _numeric_gradient(network, trainer, X, Y, 1 / len(X))
@@ -109,7 +112,7 @@ def test_gradient_without_hidden_layer_and_unweighted(output_activation):
 def test_gradient_with_dropout_masks_held_fixed(activation):
     rng = np.random.default_rng(7)
     X, Y = _problem("softmax", rng)
-    network = Network([4, 6, 5, 3], activation, "softmax", np.float64, dropout=(0.3, 0.5))
+    network = dense_network([4, 6, 5, 3], activation, "softmax", np.float64, dropout=(0.3, 0.5))
     network.initialize(rng)
     trainer = _trainer(network, l1=0.0, l2=0.1, n=len(X))
     _, analytic = _objective(network, trainer, X, Y, 1 / len(X), dropout_seed=5)
@@ -118,7 +121,7 @@ def test_gradient_with_dropout_masks_held_fixed(activation):
     # Some units really were dropped.
     ws = network.forward(X, training=True, rng=np.random.default_rng(5))
     assert ws.training
-    assert (ws.dropout_masks[0] == 0).any() and (ws.dropout_masks[1] == 0).any()
+    assert (ws.layers[0].dropout_mask == 0).any() and (ws.layers[1].dropout_mask == 0).any()
 
 
 def test_gradient_through_wide_and_thin_layers():
@@ -128,8 +131,9 @@ def test_gradient_through_wide_and_thin_layers():
     rng = np.random.default_rng(11)
     X, Y = _problem("softmax", rng)
     wide = THIN_LAYER_UNITS + 4
-    network = Network([4, 5, wide, 3], "tanh", "softmax", np.float64).initialize(rng)
-    assert set(network._thin_transposes) == {2}
+    network = dense_network([4, 5, wide, 3], "tanh", "softmax", np.float64).initialize(rng)
+    thin = {i for i, layer in enumerate(network.layers) if layer._thin_transpose is not None}
+    assert thin == {2}
     trainer = _trainer(network, l1=0.0, l2=0.2, n=len(X))
     for _ in range(2):
         _, analytic = _objective(network, trainer, X, Y, 1 / len(X))
@@ -142,7 +146,7 @@ def test_sparse_input_gives_the_same_gradient_as_dense():
     rng = np.random.default_rng(0)
     X, Y = _problem("softmax", rng)
     X[X < 0.3] = 0
-    network = Network([4, 5, 3], "relu", "softmax", np.float64).initialize(rng)
+    network = dense_network([4, 5, 3], "relu", "softmax", np.float64).initialize(rng)
     trainer = _trainer(network, l1=0.1, l2=0.1, n=len(X))
     value_dense, grad_dense = _objective(network, trainer, X, Y, 1 / len(X))
     value_sparse, grad_sparse = _objective(network, trainer, sp.csr_matrix(X), Y, 1 / len(X))
@@ -151,7 +155,7 @@ def test_sparse_input_gives_the_same_gradient_as_dense():
 
 
 def test_parameters_are_views_of_one_flat_buffer():
-    network = Network([3, 4, 2], "relu", "softmax", np.float32)
+    network = dense_network([3, 4, 2], "relu", "softmax", np.float32)
     assert network.params.dtype == np.float32
     assert all(np.shares_memory(c, network.params) for c in network.coefs + network.intercepts)
     assert network.n_weights == 3 * 4 + 4 * 2
@@ -162,7 +166,7 @@ def test_parameters_are_views_of_one_flat_buffer():
 
 def test_predict_in_chunks_matches_one_pass():
     rng = np.random.default_rng(0)
-    network = Network([5, 8, 3], "tanh", "softmax", np.float64).initialize(rng)
+    network = dense_network([5, 8, 3], "tanh", "softmax", np.float64).initialize(rng)
     X = rng.normal(size=(103, 5))
     whole = network.predict(X, chunk_rows=1000)
     np.testing.assert_allclose(network.predict(X, chunk_rows=10), whole)
@@ -170,14 +174,14 @@ def test_predict_in_chunks_matches_one_pass():
 
 
 def test_backward_needs_a_training_forward_pass():
-    network = Network([3, 4, 2], "relu", "softmax", np.float64)
+    network = dense_network([3, 4, 2], "relu", "softmax", np.float64)
     ws = network.forward(np.ones((5, 3)))
     with pytest.raises(ValueError, match="training=True"):
         network.backward(np.ones((5, 3)), ws)
 
 
 def test_snapshot_and_restore_go_back_to_the_same_weights():
-    network = Network([3, 4, 2], "tanh", "softmax", np.float32)
+    network = dense_network([3, 4, 2], "tanh", "softmax", np.float32)
     network.initialize(np.random.default_rng(0))
     before = [coef.copy() for coef in network.coefs]
     saved = network.snapshot()
@@ -205,12 +209,12 @@ def test_gradient_through_batch_normalization(activation, dropout, weighted):
     # Training mode: batch statistics, so every row's delta depends on every row.
     rng = np.random.default_rng(3)
     X, Y = _problem("softmax", rng, n=11)
-    network = Network(
+    network = dense_network(
         [4, 6, 6, 5, 3], activation, "softmax", np.float64, dropout, batch_normalization=True
     )
     network.initialize(rng)
     # Start away from gamma 1, beta 0 so that both matter.
-    for gamma, beta in zip(network.gammas, network.betas, strict=True):
+    for gamma, beta in zip(fitted(network, "gammas_"), fitted(network, "betas_"), strict=True):
         gamma[...] = rng.uniform(0.5, 1.5, gamma.size)
         beta[...] = rng.normal(scale=0.3, size=beta.size)
     scale = _weighted_scale(rng, len(X)) if weighted else 1 / len(X)
@@ -219,7 +223,7 @@ def test_gradient_through_batch_normalization(activation, dropout, weighted):
     numeric = _numeric_gradient(network, trainer, X, Y, scale, dropout_seed=2)
     assert _relative_error(analytic, numeric) < 1e-6
     # The bias before a normalisation is redundant with beta: no gradient.
-    for grad in network.grad_intercepts[:-1]:
+    for grad in [layer.grad_intercept for layer in network.layers[:-1]]:
         np.testing.assert_allclose(grad, 0.0, atol=1e-12)
 
 
@@ -229,7 +233,7 @@ def test_gradient_through_residual_connections(activation, batch_normalization):
     rng = np.random.default_rng(4)
     X, Y = _problem("identity", rng, n=8)
     sizes = [4, 5, 5, 6, 6, 6, 3]
-    network = Network(
+    network = dense_network(
         sizes,
         activation,
         "identity",
@@ -238,7 +242,7 @@ def test_gradient_through_residual_connections(activation, batch_normalization):
         batch_normalization=batch_normalization,
         residual=True,
     )
-    assert network.skips == (False, True, False, True, True)
+    assert tuple(layer.skip for layer in network.layers[:-1]) == (False, True, False, True, True)
     network.initialize(rng)
     trainer = _trainer(network, l1=0.0, l2=0.3, n=len(X))
     scale = _weighted_scale(rng, len(X))
@@ -250,8 +254,8 @@ def test_gradient_through_residual_connections(activation, batch_normalization):
 def test_residual_layer_adds_its_input():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(6, 3))
-    plain = Network([3, 4, 4, 2], "tanh", "identity", np.float64).initialize(rng)
-    residual = Network([3, 4, 4, 2], "tanh", "identity", np.float64, residual=True)
+    plain = dense_network([3, 4, 4, 2], "tanh", "identity", np.float64).initialize(rng)
+    residual = dense_network([3, 4, 4, 2], "tanh", "identity", np.float64, residual=True)
     residual.params[...] = plain.params
     first = np.tanh(X @ plain.coefs[0] + plain.intercepts[0])
     second = np.tanh(first @ plain.coefs[1] + plain.intercepts[1])
@@ -270,11 +274,11 @@ def test_residual_layers_are_the_equal_width_hidden_layers_after_the_first():
 def test_batch_normalization_normalises_each_unit_over_the_weighted_batch():
     rng = np.random.default_rng(5)
     X = rng.normal(loc=3.0, scale=4.0, size=(50, 3))
-    network = Network([3, 4, 2], "identity", "identity", np.float64, batch_normalization=True)
+    network = dense_network([3, 4, 2], "identity", "identity", np.float64, batch_normalization=True)
     network.initialize(rng)
     scale = _weighted_scale(rng, len(X))
     ws = network.forward(X, training=True, row_weights=scale)
-    normalized = ws.hidden[0]  # gamma 1, beta 0, identity activation
+    normalized = ws.layers[0].hidden  # gamma 1, beta 0, identity activation
     mean = (scale * normalized).sum(axis=0)
     variance = (scale * (normalized - mean) ** 2).sum(axis=0)
     np.testing.assert_allclose(mean, 0.0, atol=1e-12)
@@ -282,16 +286,16 @@ def test_batch_normalization_normalises_each_unit_over_the_weighted_batch():
     # The running statistics moved a tenth of the way to the batch's.
     z = X @ network.coefs[0] + network.intercepts[0]
     batch_mean = (scale * z).sum(axis=0)
-    np.testing.assert_allclose(network.running_means[0], 0.1 * batch_mean)
+    np.testing.assert_allclose(fitted(network, "running_means_")[0], 0.1 * batch_mean)
 
 
 def test_a_one_row_batch_is_normalised_with_the_running_statistics():
     rng = np.random.default_rng(6)
     X, Y = _problem("softmax", rng, n=1)
-    network = Network([4, 5, 3], "tanh", "softmax", np.float64, batch_normalization=True)
+    network = dense_network([4, 5, 3], "tanh", "softmax", np.float64, batch_normalization=True)
     network.initialize(rng)
-    network.running_means[0][...] = rng.normal(size=5)
-    network.running_variances[0][...] = rng.uniform(0.5, 2.0, 5)
+    fitted(network, "running_means_")[0][...] = rng.normal(size=5)
+    fitted(network, "running_variances_")[0][...] = rng.uniform(0.5, 2.0, 5)
     before = network.statistics.copy()
     trainer = _trainer(network, l1=0.0, l2=0.1, n=1)
     value, analytic = _objective(network, trainer, X, Y, 1.0)
@@ -307,37 +311,33 @@ def test_a_one_row_batch_is_normalised_with_the_running_statistics():
 
 def test_folded_weights_predict_as_the_running_statistics_do():
     rng = np.random.default_rng(8)
-    network = Network(
+    network = dense_network(
         [4, 6, 6, 3], "relu", "softmax", np.float64, batch_normalization=True, residual=True
     )
     network.initialize(rng)
-    for arrays in (network.gammas, network.betas, network.running_means):
-        for array in arrays:
+    for name in ("gammas_", "betas_", "running_means_"):
+        for array in fitted(network, name):
             array[...] = rng.normal(size=array.size)
-    for variance in network.running_variances:
+    for variance in fitted(network, "running_variances_"):
         variance[...] = rng.uniform(0.2, 3.0, variance.size)
-    coefs, intercepts = fold_layers(
-        network.coefs,
-        network.intercepts,
-        network.gammas,
-        network.betas,
-        network.running_means,
-        network.running_variances,
+    coefs, intercepts = fold_layers(*(fitted(network, name) for name in ARRAY_ATTRIBUTES))
+    plain = Network.reading(
+        dense_stack([4, 6, 6, 3], "relu", "softmax", residual=True),
+        {"coefs_": coefs, "intercepts_": intercepts},
     )
-    plain = Network.predicting_with(coefs, intercepts, "relu", "softmax", skips=network.skips)
     X = rng.normal(size=(20, 4))
     np.testing.assert_allclose(plain.predict(X), network.predict(X), rtol=1e-10)
 
 
 def test_snapshot_covers_the_running_statistics():
-    network = Network([3, 4, 2], "relu", "softmax", np.float64, batch_normalization=True)
+    network = dense_network([3, 4, 2], "relu", "softmax", np.float64, batch_normalization=True)
     network.initialize(np.random.default_rng(0))
     saved = network.snapshot()
     network.forward(np.random.default_rng(1).normal(size=(8, 3)), training=True)
-    assert not np.array_equal(network.running_means[0], 0.0)
+    assert not np.array_equal(fitted(network, "running_means_")[0], 0.0)
     network.restore(saved)
-    np.testing.assert_array_equal(network.running_means[0], 0.0)
-    np.testing.assert_array_equal(network.running_variances[0], 1.0)
+    np.testing.assert_array_equal(fitted(network, "running_means_")[0], 0.0)
+    np.testing.assert_array_equal(fitted(network, "running_variances_")[0], 1.0)
 
 
 def test_a_batch_with_one_weighted_row_is_normalised_with_the_running_statistics():
@@ -345,7 +345,7 @@ def test_a_batch_with_one_weighted_row_is_normalised_with_the_running_statistics
     # zero weight would be scaled by 1 / sqrt(EPSILON) if the batch's statistics were used.
     rng = np.random.default_rng(9)
     X, Y = _problem("exp", rng, n=6)
-    network = Network([4, 5, 3], "tanh", "exp", np.float64, batch_normalization=True)
+    network = dense_network([4, 5, 3], "tanh", "exp", np.float64, batch_normalization=True)
     network.initialize(rng)
     scale = np.zeros((6, 1))
     scale[2] = 1.0
@@ -361,19 +361,19 @@ def test_a_batch_with_one_weighted_row_is_normalised_with_the_running_statistics
 def test_dropout_masks_keep_units_with_probability_1_minus_p_scaled_by_its_inverse():
     """Inverted dropout: masks in {0, 1/(1-p)}, kept fraction 1-p, activations kept in mean."""
     rate = 0.3
-    network = Network([20, 400, 2], "relu", "softmax", np.float64, dropout=(rate,))
+    network = dense_network([20, 400, 2], "relu", "softmax", np.float64, dropout=(rate,))
     network.initialize(np.random.default_rng(0))
     X = np.random.default_rng(1).normal(size=(200, 20))
     expected = network.predict(X, logits=True)  # prediction: no dropout
-    plain = network.forward(X).hidden[0].copy()  # a(1) without dropout
+    plain = network.forward(X).layers[0].hidden.copy()  # a(1) without dropout
     rng = np.random.default_rng(2)
     ws = network.forward(X, training=True, rng=rng)
-    mask = ws.dropout_masks[0]
+    mask = ws.layers[0].dropout_mask
     np.testing.assert_allclose(np.unique(mask), [0.0, 1.0 / (1.0 - rate)], rtol=1e-12)
     kept = np.count_nonzero(mask) / mask.size
     assert abs(kept - (1 - rate)) < 4 * np.sqrt(rate * (1 - rate) / mask.size)  # 4 sigma
     # In expectation the dropped-out activation is the plain one: over many draws, its mean.
-    draws = [network.forward(X, training=True, rng=rng).inputs[0].mean() for _ in range(50)]
+    draws = [network.forward(X, training=True, rng=rng).inputs[1].mean() for _ in range(50)]
     assert np.mean(draws) == pytest.approx(plain.mean(), rel=0.01)
     # And prediction uses no mask at all.
     np.testing.assert_array_equal(network.predict(X, logits=True), expected)

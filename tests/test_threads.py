@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from helpers import quiet_fit
+from helpers import dense_network, quiet_fit
 from sklearn.datasets import make_classification
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from skbackprop import BackpropClassifier
-from skbackprop._threads import MIN_PRODUCT_FOR_THREADS, largest_product
+from skbackprop._threads import MIN_PRODUCT_FOR_THREADS
 from skbackprop._training import Trainer
 
 X, y = make_classification(n_samples=300, n_features=20, random_state=0)
@@ -33,6 +33,10 @@ def threads_in_training(monkeypatch):
 
     monkeypatch.setattr(Trainer, "run", run)
     return seen
+
+
+def largest_product(n_rows, layer_sizes):
+    return dense_network(layer_sizes, "relu", "softmax", np.float64).largest_product(n_rows)
 
 
 def test_the_largest_product_is_rows_times_the_widest_layer_pair():

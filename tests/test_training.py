@@ -5,12 +5,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from helpers import quiet_fit
+from helpers import dense_network, quiet_fit
 from sklearn.datasets import make_classification
 
 from skbackprop import BackpropClassifier
+from skbackprop._layers import DenseBlock
 from skbackprop._losses import LOSSES
-from skbackprop._network import Network
 from skbackprop._solvers import Adam, Momentum, Sgd
 from skbackprop._training import History, Trainer, TrainingData, _Batches, _CtrlC
 
@@ -19,7 +19,7 @@ def _setup(n=60, batch_size=10, l1=0.0, l2=0.0, seed=0, lr=0.1, solver=Sgd, **kw
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))
     Y = np.eye(3)[rng.integers(0, 3, n)]
-    network = Network([4, 6, 3], "tanh", "softmax", np.float64).initialize(rng)
+    network = dense_network([4, 6, 3], "tanh", "softmax", np.float64).initialize(rng)
     trainer = Trainer(
         network,
         LOSSES["softmax"],
@@ -116,7 +116,7 @@ def test_divergence_raises_with_advice():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3)) * 1e3
     Y = X @ rng.normal(size=(3, 1))
-    network = Network([3, 4, 1], "identity", "identity", np.float64).initialize(rng)
+    network = dense_network([3, 4, 1], "identity", "identity", np.float64).initialize(rng)
     trainer = Trainer(
         network,
         LOSSES["identity"],
@@ -160,7 +160,7 @@ def _second_epoch_peak_allocation(
     X = rng.normal(size=(n, 32))
     Y = np.eye(4)[rng.integers(0, 4, n)]
     weights = rng.uniform(0, 2, n) if weighted else None
-    network = Network(
+    network = dense_network(
         [32, 256, 256, 4], activation, "softmax", np.float64, (dropout, dropout), **layer_options
     )
     network.initialize(rng)
@@ -447,13 +447,13 @@ def test_a_fit_continued_after_early_stopping_continues_from_the_kept_epoch():
 
 def test_every_batch_of_every_epoch_draws_new_dropout_masks(monkeypatch):
     """Masks are drawn per batch: no two batches, in one epoch or across epochs, share one."""
-    drawn, original = [], Network._drop_out
+    drawn, original = [], DenseBlock._drop_out
 
-    def drop_out(activation, rate, mask, dropped, rng):
-        original(activation, rate, mask, dropped, rng)
+    def drop_out(self, activation, mask, dropped, rng):
+        original(self, activation, mask, dropped, rng)
         drawn.append(mask.copy())
 
-    monkeypatch.setattr(Network, "_drop_out", staticmethod(drop_out))
+    monkeypatch.setattr(DenseBlock, "_drop_out", drop_out)
     Xd, yd = make_classification(n_samples=120, n_features=5, random_state=0)
     model = BackpropClassifier((16,), dropout=0.5, batch_size=40, max_iter=3, random_state=0)
     quiet_fit(model, Xd, yd)

@@ -1,0 +1,111 @@
+"""The contract every layer keeps, and what a layer declares about its arrays.
+
+A layer is one step of the network, ``output = layer(input)``, that owns its
+maths in both directions. It declares its :class:`Parameter` s (and any
+:class:`Statistic` s, fitted state that no solver steps), and the
+:class:`~skbackprop._network.Network` gives it views of its flat buffers to
+work in: the layer never allocates its parameters, so a solver steps the
+whole network with a few numpy calls on two arrays.
+
+The network calls, for each layer:
+
+- ``parameters()`` / ``statistics()``: the declarations, once the layer
+  knows its input width;
+- ``bind(values, gradients, statistics)``: dicts of views by declared name
+  (``gradients`` is None for a network that only predicts);
+- ``initialize(rng, initializer)``: draw the parameters;
+- ``workspace(n_rows, dtype, training)``: every buffer one pass over
+  ``n_rows`` rows needs, made once per batch size and reused;
+- ``forward(x, ws, run)`` -> the layer's output (often a buffer of ``ws``);
+- ``backward(delta, x, ws, run, into)``: ``delta`` is ``d loss / d output``,
+  which the layer may overwrite; it fills its parameters' gradients (when
+  ``run.gradients``) and writes ``d loss / d x`` into ``into`` (a buffer
+  of the previous layer's workspace), or returns it when ``into`` is
+  ``NEW``, or skips it when ``into`` is None (the first layer in training);
+- ``product_per_row()``: multiply-adds per row of its largest product, for
+  the thread rule; ``bytes_per_row()``: its prediction workspace's size;
+- ``onnx(x, graph)``: its forward pass as ONNX nodes.
+"""
+
+from typing import NamedTuple
+
+# The order of kinds in the flat buffer: penalised weights first, so that the
+# penalty, AdamW's decay and the solvers see one slice, ``params[:n_weights]``.
+PARAMETER_KINDS = ("weights", "biases", "scales", "shifts")
+STATISTIC_KINDS = ("means", "variances")
+PENALISED = "weights"
+# ``backward(..., into=NEW)``: return d loss / d x in a new array.
+NEW = "new"
+
+
+class Parameter(NamedTuple):
+    """One trained array of a layer.
+
+    ``name`` is the layer's own name for it; ``attribute`` the fitted
+    attribute whose list holds it (``coefs_``); ``kind`` one of
+    ``PARAMETER_KINDS``, which places it in the flat buffer.
+    """
+
+    name: str
+    shape: tuple
+    kind: str
+    attribute: str
+
+
+class Statistic(NamedTuple):
+    """Fitted state that training updates but no solver steps (running means ...).
+
+    ``start`` is its value in a new network.
+    """
+
+    name: str
+    shape: tuple
+    kind: str
+    attribute: str
+    start: float = 0.0
+
+
+class Run(NamedTuple):
+    """What one pass is: the options every layer's forward and backward read.
+
+    ``training``: batch statistics, running statistics updated, buffers
+    kept for a backward pass with parameter gradients. ``drop``: dropout
+    applied (training, or MC-dropout). ``rng`` draws the dropout masks.
+    ``row_weights``: each row's weight in batch statistics (the loss's
+    scale: a float, or a column summing to one). ``ones``: a vector of
+    ones of the batch's length, for column sums by BLAS. ``gradients``:
+    whether ``backward`` fills the parameters' gradients (False for the
+    gradient with respect to the input alone).
+    """
+
+    training: bool
+    drop: bool
+    rng: object
+    row_weights: object
+    ones: object
+    gradients: bool = True
+
+
+class Layer:
+    """Base of every layer: the defaults a layer without parameters or state would use."""
+
+    #: Units of the output (the next layer's input width).
+    width = 0
+
+    def parameters(self):
+        return []
+
+    def statistics(self):
+        return []
+
+    def bind(self, values, gradients, statistics):
+        pass
+
+    def initialize(self, rng, initializer):
+        pass
+
+    def product_per_row(self):
+        return 0
+
+    def bytes_per_row(self, itemsize):
+        return 0
