@@ -253,7 +253,13 @@ def prediction_numerics():
 
 
 def _arrays_of(fitted):
-    return tuple(array for arrays in fitted_arrays(fitted).values() for array in arrays)
+    # On every predict call: a plain loop, not fitted_arrays' dict.
+    arrays = []
+    for name in ARRAY_ATTRIBUTES:
+        values = fitted.get(name)
+        if values is not None:
+            arrays.extend(values)
+    return arrays
 
 
 def predicting_network(fitted, dropout=None):

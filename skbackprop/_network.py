@@ -58,6 +58,7 @@ class _Workspace:
         self.ones = np.ones(n_rows, dtype=dtype)
         # Each row's weight in the batch statistics (the loss's scale), set by forward.
         self.row_weights = None
+        self.prediction_run = Run(False, False, None, None, self.ones)
         self.run = None
 
 
@@ -144,6 +145,12 @@ class Network:
         self.dtype = np.dtype(dtype)
         self.layer_sizes = (self.layers[0].fan_in, *(layer.width for layer in self.layers))
         self.output_activation = self.layers[-1].output_activation
+        # Fixed by the layers: computed once, as prediction asks for them on every call.
+        self._product_per_row = max(layer.product_per_row() for layer in self.layers)
+        bytes_per_row = sum(layer.bytes_per_row(self.dtype.itemsize) for layer in self.layers)
+        self._chunk_rows = min(
+            max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), PREDICT_MAX_CHUNK_ROWS
+        )
         self._workspaces = {}
         self._thread_workspaces = threading.local()
 
@@ -226,7 +233,7 @@ class Network:
 
     def largest_product(self, n_rows):
         """Multiply-adds of the largest product a pass over ``n_rows`` rows makes."""
-        return n_rows * max(layer.product_per_row() for layer in self.layers)
+        return n_rows * self._product_per_row
 
     # -- the passes --------------------------------------------------------------
 
@@ -261,13 +268,15 @@ class Network:
             ws = self._workspace(X.shape[0], training)
         if training:
             ws.row_weights = 1.0 / X.shape[0] if row_weights is None else row_weights
-        drop = training if dropout is None else dropout
-        ws.run = run = Run(training, drop, rng, ws.row_weights, ws.ones)
-        inputs, layer_workspaces = ws.inputs, ws.layers
-        x = X
-        for index, layer in enumerate(self.layers):
+        if training or dropout:
+            drop = training if dropout is None else dropout
+            ws.run = Run(training, drop, rng, ws.row_weights, ws.ones)
+        else:  # plain prediction, the latency-critical case: its Run is made once
+            ws.run = ws.prediction_run
+        run, inputs, x = ws.run, ws.inputs, X
+        for index, (layer, layer_ws) in enumerate(zip(self.layers, ws.layers, strict=True)):
             inputs[index] = x
-            x = layer.forward(x, layer_workspaces[index], run)
+            x = layer.forward(x, layer_ws, run)
         return ws
 
     def backward(self, X, ws):
@@ -303,8 +312,7 @@ class Network:
 
     def chunk_rows(self):
         """Rows per prediction chunk: as many as fit ``PREDICT_CHUNK_BYTES`` of workspace."""
-        bytes_per_row = sum(layer.bytes_per_row(self.dtype.itemsize) for layer in self.layers)
-        return min(max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), PREDICT_MAX_CHUNK_ROWS)
+        return self._chunk_rows
 
     def predict(self, X, logits=False, chunk_rows=None, between_chunks=None):
         """Output activations (or the logits) for every row of ``X``, chunk by chunk.
@@ -329,7 +337,7 @@ class Network:
         :meth:`gradient_workspace` from it.
         """
         n_rows = X.shape[0]
-        chunk_rows = self.chunk_rows() if chunk_rows is None else chunk_rows
+        chunk_rows = self._chunk_rows if chunk_rows is None else chunk_rows
         result = None
         for start in range(0, max(n_rows, 1), chunk_rows):  # 0 rows: one empty chunk
             stop = min(start + chunk_rows, n_rows)
