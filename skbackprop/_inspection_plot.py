@@ -8,7 +8,7 @@ Extra ``skbackprop[plot]`` (matplotlib).
 import numpy as np
 from sklearn.base import is_regressor
 
-from ._attribution import _network_estimator, predictive_draws
+from ._attribution import _network_estimator, integrated_gradients, predictive_draws
 from ._model import fitted_model
 from ._plot import _axes, _pyplot
 
@@ -94,8 +94,6 @@ class AttributionDisplay:
         -------
         display : AttributionDisplay
         """
-        from ._attribution import integrated_gradients
-
         if feature_names is None and hasattr(X, "columns"):
             feature_names = [str(name) for name in X.columns]
         attributions = integrated_gradients(
