@@ -18,8 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring, r2_score
-from sklearn.model_selection import train_test_split
+from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -27,9 +26,7 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import (
-    _check_feature_names,
     _check_sample_weight,
-    check_array,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -38,8 +35,9 @@ from sklearn.utils.validation import (
 from . import _docs, _warnings
 from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, fit_task, with_callbacks
+from ._early_stopping import EarlyStoppingData
+from ._fit_plan import fit_threads, fitted_state, history_to_continue, solver_to_train, trainer_for
 from ._initializers import INITIALIZERS, user_initializer
-from ._lbfgs import LbfgsTrainer
 from ._losses import LOSSES, AbsoluteError, Huber, Pinball
 from ._model import (
     Architecture,
@@ -53,9 +51,8 @@ from ._model import (
     predicting_network,
     prediction_numerics,
 )
-from ._solvers import SOLVERS, make_solver
-from ._threads import FitThreads
-from ._training import History, Trainer, TrainingData, _CtrlC
+from ._solvers import SOLVERS
+from ._training import TrainingData, _CtrlC
 
 AUTO_BATCH_SIZE = 200
 # The dtypes the network computes in: float32 input stays float32, the rest becomes float64.
@@ -84,35 +81,6 @@ def _param_names(cls):
     return tuple(BaseEstimator._get_param_names.__func__(cls))
 
 
-def _validated_weights(weights, n_rows, dtype, name, rows_name):
-    """Sample weights checked as scikit-learn checks them, with errors that name ``name``."""
-    weights = check_array(weights, ensure_2d=False, dtype=dtype, input_name=name)
-    if weights.ndim == 0:
-        weights = np.full(n_rows, weights, dtype=dtype)
-    if weights.shape != (n_rows,):
-        raise ValueError(
-            f"{name} has shape {weights.shape}, but {rows_name} has {n_rows} rows: it needs "
-            "one weight per row."
-        )
-    if (weights < 0).any():
-        raise ValueError(f"{name} has negative values; sample weights must be >= 0.")
-    return weights
-
-
-def _next_rate(solver, history):
-    """The step size of the epoch a continued fit would run next (``learning_rate_``).
-
-    That epoch follows the kept one (early stopping's best) where there is one.
-    A user's schedule is not called beyond the epochs it trained (it may end
-    there): for it, the solver's rate of the kept epoch.
-    """
-    kept = history.kept_epoch
-    next_epoch = len(history.loss_curve) if kept is None else kept["loss_curve"]
-    if callable(solver.schedule):
-        return solver.rate
-    return solver.rate_at(next_epoch)
-
-
 def _stochastic_solver(estimator):
     """partial_fit exists only for the stochastic solvers, as in scikit-learn."""
     if estimator.solver == "lbfgs":
@@ -139,7 +107,7 @@ def _restored_on_failure(estimator):
         raise
 
 
-class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared implementation of the backpropagation estimators."""
 
     _parameter_constraints: dict = {
@@ -360,14 +328,15 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         data = self._training_data(X, y, sample_weight, not continued, incremental, classes)
         validation_set = self._validation_set(validation, data)
         seed = self._seed()
-        history, dropped = self._history(continued)
+        history, dropped = history_to_continue(vars(self), vars(self) if continued else None)
         rng = np.random.default_rng([seed, 0])
         if continued:
             # Continuing the random stream and the solver's state where the previous call
             # ended makes n epochs and then n more the same as 2n in one call.
             rng.bit_generator.state = self._rng_state
         network = self._network_to_train(data, architecture, continued, rng)
-        solver = self._solver_to_train(resume=continued, n_weights=network.n_weights)
+        saved_solver = self._solver_state if continued else None
+        solver = solver_to_train(vars(self), network.n_weights, saved_solver)
         max_epochs = 1 if incremental else self.max_iter
         task = "partial_fit" if incremental else "fit"
         snapshot = functools.partial(fitted_attributes, network, copy=True)
@@ -375,7 +344,7 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self, task, data.X, data.y, data.sample_weight, max_epochs, snapshot
         ) as hooks:
             trainer = self._trainer(network, solver, data, rng, seed, hooks, validation_set)
-            with self._fit_threads(trainer, data) as threads, _CtrlC() as ctrl_c:
+            with fit_threads(vars(self), trainer, data) as threads, _CtrlC() as ctrl_c:
                 # Fits whose thread count may change keep their reductions count-proof.
                 trainer.use_threads(
                     threads, blocked_reductions=threads is not None and threads.measuring
@@ -440,25 +409,19 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return TrainingData(X, Y.astype(X.dtype, copy=False), sample_weight, y=y)
 
-    def _history(self, continued):
-        """The training history to continue (empty on a first call), and the epochs it dropped.
-
-        A fit that early stopping (or an interrupt) ended on an earlier epoch
-        than its last kept that epoch's weights; continuing from them, the
-        history forgets the epochs after it, so that the curves describe the
-        path to the weights the model holds.
-        """
-        history, dropped = History(), 0
-        if continued:
-            # Stored as plain values (see _store_fitted) so that skops loads them.
-            history = History.from_plain(self._training_history)
-            if history.kept_epoch is not None:
-                dropped = len(history.loss_curve) - history.kept_epoch["loss_curve"]
-                history.rollback(history.kept_epoch)
-                history.kept_epoch = None
-        if self._early_stopping() and history.validation_scores is None:
-            history.validation_scores, history.validation_losses = [], []
-        return history, dropped
+    def _trainer(self, network, solver, data, rng, seed, hooks, validation_set=None):
+        """The trainer; early stopping scores ``validation_set`` or rows held out of ``data``."""
+        return trainer_for(
+            vars(self),
+            network,
+            self._loss_function(network.output_activation, network.layer_sizes[-1]),
+            solver,
+            data,
+            rng,
+            hooks,
+            self._batch_size(data.n_rows),
+            self._early_stopping_data(network, data, seed, validation_set),
+        )
 
     def _network_to_train(self, data, architecture, continued, rng):
         """A new network of random weights, or (continued) one holding the fitted weights."""
@@ -475,191 +438,6 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         init = self.init if isinstance(self.init, str) else user_initializer(self.init)
         return network.initialize(rng, init)
 
-    def _solver_to_train(self, resume, n_weights):
-        """The solver; ``resume`` (warm start, partial_fit) continues the previous call's state.
-
-        None for lbfgs, which scipy runs.
-        """
-        if self.solver == "lbfgs":
-            return None
-        # AdamW decays the weights itself: it needs to know where they end.
-        # The parameters as attributes: get_params reads the signature on every call.
-        solver = make_solver(self.solver, **{**vars(self), "n_weights": n_weights})
-        if resume and self._solver_state["solver"] == self.solver:
-            solver.set_state(self._solver_state["state"])
-        return solver
-
-    def _trainer(self, network, solver, data, rng, seed, hooks, validation_set=None):
-        """The trainer; early stopping scores ``validation_set`` or rows held out of ``data``."""
-        validation_data, validation_score = None, None
-        # The penalty is divided by the size of the data given to fit, validation part included.
-        penalty_n_samples = data.total_weight
-        if validation_set is not None:
-            validation_data = (validation_set.X, validation_set.Y, validation_set.sample_weight)
-            validation_score = self._validation_scorer(network, validation_set)
-        elif self._early_stopping():
-            data.rows, validation_data, validation_score = self._split_validation(
-                data, network, seed
-            )
-        lbfgs = self.solver == "lbfgs"
-        trainer_class = functools.partial(LbfgsTrainer, max_fun=self.max_fun) if lbfgs else Trainer
-        return trainer_class(
-            network,
-            self._loss_function(network.output_activation, network.layer_sizes[-1]),
-            solver,
-            batch_size=self._batch_size(data.n_rows),
-            l1=self.l1,
-            # For adamw, l2 is a decay rate the solver applies, not a penalty in the gradient.
-            l2=0.0 if self.solver == "adamw" else self.l2,
-            penalty_n_samples=penalty_n_samples,
-            shuffle=self.shuffle,
-            rng=rng,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            validation_data=validation_data,
-            validation_score=validation_score,
-            clip_gradient_norm=self.clip_gradient_norm,
-            hooks=hooks,
-            verbose=self.verbose,
-        )
-
-    def _fit_threads(self, trainer, data):
-        """The BLAS threads of this fit (see ``_threads``): measured where the bits allow.
-
-        lbfgs multiplies every row at once and has no batches to time: size rule only.
-        """
-        if self.solver == "lbfgs":
-            return FitThreads(trainer.network.largest_product(data.n_rows))
-        key, work = trainer.thread_probe(data)
-        product = trainer.network.largest_product(trainer.batch_size)
-        return FitThreads(product, probe=work, probe_key=key)
-
-    def _early_stopping(self):
-        """Whether this fit holds out validation data: never with lbfgs, as in scikit-learn."""
-        return self.early_stopping and self.solver != "lbfgs"
-
-    def _validation_rows(self, y, seed):
-        """``(train, validation)`` row indices of early stopping's split, for ``seed``."""
-        stratify = y if is_classifier(self) and y.ndim == 1 else None
-        train, validation = train_test_split(
-            np.arange(len(y)),
-            test_size=self.validation_fraction,
-            random_state=seed,
-            stratify=stratify,
-        )
-        return np.sort(train), validation
-
-    def _split_validation(self, data, network, seed):
-        """Hold out ``validation_fraction`` of the rows.
-
-        Returns the training rows (indices, so X is not copied), the held-out
-        ``(X, Y, sample_weight)`` and the callable scoring the network on them.
-        """
-        train, val = self._validation_rows(data.y, seed)
-        if len(val) < 2:
-            raise ValueError(
-                f"The validation set is too small ({len(val)} rows): increase "
-                "validation_fraction or pass more data, or set early_stopping=False."
-            )
-        sample_weight = data.sample_weight
-        w_val = None if sample_weight is None else sample_weight[val]
-        if sample_weight is not None and not (sample_weight[train].sum() > 0 < w_val.sum()):
-            raise ValueError(
-                "With early_stopping=True both the training and the validation rows need "
-                "a positive total sample weight; here one part weighs zero. Change "
-                "validation_fraction or random_state, or set early_stopping=False."
-            )
-        held_out = TrainingData(data.X[val], data.Y[val], w_val, y=data.y[val])
-        validation_data = (held_out.X, held_out.Y, held_out.sample_weight)
-        return train, validation_data, self._validation_scorer(network, held_out)
-
-    def _validation_scorer(self, network, validation):
-        """The callable scoring ``network`` on ``validation`` (a TrainingData), higher is better."""
-        scorer = None if self.scoring in (None, "loss") else check_scoring(self, self.scoring)
-        X_val, y_val, w_val = validation.X, validation.y, validation.sample_weight
-
-        def validation_score(validation_loss):
-            if self.scoring == "loss":
-                return -validation_loss
-            current = self._with_network(network)
-            if scorer is None:
-                return current.score(X_val, y_val, sample_weight=w_val)
-            current = current._scored_by_metrics()
-            if w_val is None:
-                return scorer(current, X_val, y_val)
-            return scorer(current, X_val, y_val, sample_weight=w_val)
-
-        return validation_score
-
-    def _validation_set(self, validation, data):
-        """The user's validation data, checked and encoded as the training data is, or None."""
-        X_val, y_val, sample_weight_val = validation or (None, None, None)
-        if X_val is None and y_val is None:
-            if sample_weight_val is not None:
-                raise ValueError("sample_weight_val is given without X_val and y_val.")
-            return None
-        if X_val is None or y_val is None:
-            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
-            raise ValueError(f"{given} is given but {missing} is not: pass both or neither.")
-        if not self._early_stopping():
-            raise ValueError(
-                "X_val and y_val are the validation data of early stopping: set "
-                "early_stopping=True"
-                + (" (solver='lbfgs' does not stop early)." if self.solver == "lbfgs" else ".")
-            )
-        X_val = self._validated_X_val(X_val, data.X.dtype)
-        y_val = check_array(y_val, ensure_2d=False, dtype=None, input_name="y_val")
-        if len(y_val) != X_val.shape[0]:
-            raise ValueError(
-                f"X_val and y_val have {X_val.shape[0]} and {len(y_val)} rows: they must match."
-            )
-        if X_val.shape[0] < 2:
-            raise ValueError(
-                f"The validation set is too small ({X_val.shape[0]} row): early stopping "
-                "needs at least 2 validation rows. Pass more rows in X_val and y_val."
-            )
-        if sample_weight_val is not None:
-            sample_weight_val = _validated_weights(
-                sample_weight_val, X_val.shape[0], X_val.dtype, "sample_weight_val", "X_val"
-            )
-        y_val, Y_val = self._encode_targets(y_val, first_call=False, incremental=True, name="y_val")
-        if Y_val.shape[1] != data.Y.shape[1]:
-            raise ValueError(f"y_val has {Y_val.shape[1]} outputs where y has {data.Y.shape[1]}.")
-        weights = self._validation_weights(y_val, sample_weight_val, data.y, X_val.dtype)
-        if weights is not None and not weights.sum() > 0:
-            raise ValueError("The validation sample weights sum to zero.")
-        return TrainingData(X_val, Y_val.astype(X_val.dtype, copy=False), weights, y=y_val)
-
-    def _validated_X_val(self, X_val, dtype):
-        """X_val checked as predict checks X, with errors that name X_val."""
-        _check_feature_names(self, X_val, reset=False)
-        X_val = check_array(
-            X_val, accept_sparse=("csr", "csc"), dtype=dtype, input_name="X_val", estimator=self
-        )
-        if X_val.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X_val has {X_val.shape[1]} features, but X has {self.n_features_in_}: the "
-                "validation rows need the training rows' features."
-            )
-        # Rows are what prediction takes, and CSR takes them fastest.
-        return X_val.tocsr() if sp.issparse(X_val) else X_val
-
-    def _validation_weights(self, y_val, sample_weight_val, y, dtype):
-        """The weights of the validation rows (the classifier folds in class weights)."""
-        return sample_weight_val
-
-    def _with_network(self, network):
-        """A shallow copy of this estimator predicting with ``network``'s current weights.
-
-        It scores the validation rows, which are already validated arrays: it
-        forgets the feature names, so they are not checked (and warned about)
-        again on every epoch.
-        """
-        current = copy.copy(self)
-        current._set_network_attributes(network)
-        current.__dict__.pop("feature_names_in_", None)
-        return current
-
     def _scored_by_metrics(self):
         """What a ``scoring`` metric scores: this estimator (see the regressor's levels)."""
         return self
@@ -672,24 +450,8 @@ class _BaseBackprop(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """
         return np.full(X.shape[0], column)
 
-    def _set_network_attributes(self, network):
-        self.__dict__.update(fitted_attributes(network))
-
     def _store_fitted(self, trainer, solver, history, n_iter):
-        network = trainer.network
-        self.__dict__.update(
-            **fitted_attributes(network),
-            **history.fitted_attributes(self._early_stopping()),
-            n_iter_=n_iter,
-            loss_=history.loss_curve[-1],
-            _training_history=history.as_plain(),
-            _rng_state=trainer.rng.bit_generator.state,
-            _solver_state={
-                "solver": self.solver,
-                "state": {} if solver is None else solver.get_state(),
-            },
-            learning_rate_=None if solver is None else _next_rate(solver, history),
-        )
+        self.__dict__.update(fitted_state(vars(self), trainer, solver, history, n_iter))
         keep_predicting_network(self.__dict__)
 
     # -- prediction ----------------------------------------------------------

@@ -31,8 +31,8 @@ LAYERS = {
         "_training",
         "_warnings",
     },
-    "model": {"_model"},
-    "estimators": {"_callbacks", "_docs", "_estimators"},
+    "model": {"_fit_plan", "_model"},
+    "estimators": {"_callbacks", "_docs", "_early_stopping", "_estimators"},
     "add-ons": {"_attribution", "_inspection_plot", "_plot", "inspection", "onnx"},
     "package": {"__init__"},
 }
