@@ -58,40 +58,6 @@ class LbfgsTrainer(Trainer):
             scale = 1.0 / X.shape[0]
         else:
             scale = (weights / weights.sum())[:, None].astype(self.network.dtype)
-        last = {}  # the latest evaluation: scipy's callback gets only the point
-        accepted = {"x": self.network.params.astype(np.float64), "n": 0}
-        hook_epoch = {"open": False}  # an epoch hook begun, not yet ended
-
-        def fun(x):
-            value, grad = self.objective(x, X, Y, scale)
-            self._gradient_rms_sums = [0.0] * len(self._flat_weight_grads)
-            self._n_batches = 0
-            self._record_gradient_norms()
-            last.update(x=x.copy(), value=value, norms=np.array(self._gradient_rms_sums))
-            return value, grad
-
-        def callback(x):
-            if not np.array_equal(x, last.get("x")):
-                fun(x)
-            history.loss_curve.append(last["value"])
-            history.gradient_norms.append(last["norms"])
-            history.samples_seen += X.shape[0]
-            history.best_loss = min(history.best_loss, last["value"])
-            accepted.update(x=x.copy(), n=accepted["n"] + 1)
-            if self.verbose:
-                print(
-                    f"Iteration {len(history.loss_curve)}, loss = {last['value']:.8f}", flush=True
-                )
-            if ctrl_c.pressed:
-                raise _Interrupted
-            if self.hooks is not None:
-                hook_epoch["open"] = False
-                if self.hooks.end_epoch():
-                    raise _Stopped
-                if accepted["n"] < max_epochs:  # another iteration may follow
-                    self.hooks.begin_epoch()
-                    hook_epoch["open"] = True
-
         self.stop_reason = None
         # Every evaluation sees the one full batch, so batch normalization's running
         # statistics are simply the latest evaluation's: those at the final weights.
@@ -99,48 +65,44 @@ class LbfgsTrainer(Trainer):
         guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
         # Overflow is detected and reported by the finiteness checks, not by numpy warnings.
         with np.errstate(over="ignore", invalid="ignore", under="ignore"), guard as ctrl_c:
-            if self.hooks is not None:
-                self.hooks.begin_epoch()
-                hook_epoch["open"] = True
+            run = _Iterations(self, X, Y, scale, history, max_epochs, ctrl_c)
+            run.begin_epoch()
             try:
                 result = minimize(
-                    fun,
-                    accepted["x"].copy(),
+                    run.evaluate,
+                    run.accepted.copy(),
                     method="L-BFGS-B",
                     jac=True,
-                    callback=callback,
+                    callback=run.accept,
                     options={"maxiter": max_epochs, "maxfun": self.max_fun, "gtol": self.tol},
                 )
             except (_Interrupted, _Stopped, KeyboardInterrupt) as stopped:
-                if accepted["n"] == 0:
-                    raise KeyboardInterrupt from None
-                self.objective(accepted["x"], X, Y, scale)  # back to the last accepted point
-                if isinstance(stopped, _Stopped):
-                    self.stop_reason = "a callback asked to stop"
-                else:
-                    self.stop_reason = "interrupted"
-                    self._warn_interrupted(accepted["n"])
-                if self.verbose:
-                    self._print_stop(accepted["n"], max_epochs, history)
-                return accepted["n"], True
-            if hook_epoch["open"]:  # scipy stopped before the iteration begun last
-                self.hooks.end_epoch()
-            value, _ = fun(result.x)  # leaves the network at the result
-            if not math.isfinite(value):
-                raise ValueError(
-                    NON_FINITE_MESSAGE.format(epoch=accepted["n"], what="training loss")
-                )
-            self.check_outputs(accepted["n"])
+                return self._stopped_early(run, stopped), True
+            value = run.finish(result)
         if not history.loss_curve:  # stopped before its first step: record where it stands
             history.loss_curve.append(value)
-            history.gradient_norms.append(last["norms"])
+            history.gradient_norms.append(run.last["norms"])
         if result.status == 0:
             self.stop_reason = f"L-BFGS converged ({_text(result.message)})"
         else:
             self.limit_message = _text(result.message)
         if self.verbose:
-            self._print_stop(accepted["n"], max_epochs, history)
-        return accepted["n"], self.stop_reason is not None
+            self._print_stop(run.n_accepted, max_epochs, history)
+        return run.n_accepted, self.stop_reason is not None
+
+    def _stopped_early(self, run, stopped):
+        """Back to the last accepted point after an interrupt or a callback's stop."""
+        if run.n_accepted == 0:
+            raise KeyboardInterrupt from None
+        self.objective(run.accepted, run.X, run.Y, run.scale)
+        if isinstance(stopped, _Stopped):
+            self.stop_reason = "a callback asked to stop"
+        else:
+            self.stop_reason = "interrupted"
+            self._warn_interrupted(run.n_accepted)
+        if self.verbose:
+            self._print_stop(run.n_accepted, run.max_epochs, run.history)
+        return run.n_accepted
 
     def limit_reached(self, max_epochs):
         """The rule that stopped scipy short of convergence, in the estimator's words."""
@@ -154,6 +116,72 @@ class LbfgsTrainer(Trainer):
         if "ABNORMAL" in words:
             return f"The line search found no lower loss ({message})"
         return f"L-BFGS stopped ({message})"
+
+
+class _Iterations:
+    """One L-BFGS run's state between scipy's calls.
+
+    scipy's callback gets only the point it accepted: the latest evaluation
+    (``last``) is kept to record the loss and gradient norms of that point,
+    ``accepted`` is the last accepted point, and an epoch hook opened for an
+    iteration that scipy never runs is closed at the end.
+    """
+
+    def __init__(self, trainer, X, Y, scale, history, max_epochs, ctrl_c):
+        self.trainer, self.X, self.Y, self.scale = trainer, X, Y, scale
+        self.history, self.max_epochs, self.ctrl_c = history, max_epochs, ctrl_c
+        self.last = {}
+        self.accepted = trainer.network.params.astype(np.float64)
+        self.n_accepted = 0
+        self.epoch_open = False
+
+    def begin_epoch(self):
+        if self.trainer.hooks is not None:
+            self.trainer.hooks.begin_epoch()
+            self.epoch_open = True
+
+    def evaluate(self, x):
+        """scipy's objective: the loss and gradient at ``x``, kept with the gradient norms."""
+        trainer = self.trainer
+        value, grad = trainer.objective(x, self.X, self.Y, self.scale)
+        trainer._gradient_rms_sums = [0.0] * len(trainer._flat_weight_grads)
+        trainer._n_batches = 0
+        trainer._record_gradient_norms()
+        self.last.update(x=x.copy(), value=value, norms=np.array(trainer._gradient_rms_sums))
+        return value, grad
+
+    def accept(self, x):
+        """scipy's callback after each iteration: record it as an epoch, and run the hooks."""
+        if not np.array_equal(x, self.last.get("x")):
+            self.evaluate(x)
+        history, trainer = self.history, self.trainer
+        history.loss_curve.append(self.last["value"])
+        history.gradient_norms.append(self.last["norms"])
+        history.samples_seen += self.X.shape[0]
+        history.best_loss = min(history.best_loss, self.last["value"])
+        self.accepted, self.n_accepted = x.copy(), self.n_accepted + 1
+        if trainer.verbose:
+            print(
+                f"Iteration {len(history.loss_curve)}, loss = {self.last['value']:.8f}", flush=True
+            )
+        if self.ctrl_c.pressed:
+            raise _Interrupted
+        if trainer.hooks is not None:
+            self.epoch_open = False
+            if trainer.hooks.end_epoch():
+                raise _Stopped
+            if self.n_accepted < self.max_epochs:  # another iteration may follow
+                self.begin_epoch()
+
+    def finish(self, result):
+        """Leave the network at scipy's result; its loss, checked."""
+        if self.epoch_open:  # scipy stopped before the iteration begun last
+            self.trainer.hooks.end_epoch()
+        value, _ = self.evaluate(result.x)
+        if not math.isfinite(value):
+            raise ValueError(NON_FINITE_MESSAGE.format(epoch=self.n_accepted, what="training loss"))
+        self.trainer.check_outputs(self.n_accepted)
+        return value
 
 
 def _text(message):

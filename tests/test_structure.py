@@ -1,6 +1,7 @@
-"""Imports run one way: core <- model <- estimators <- add-ons, and nothing imports in a circle.
+"""The package's shape: imports run one way, and every class and function reads in one sitting.
 
-Every import of a skbackprop module is read from the source (function-level
+Imports run core <- model <- estimators <- add-ons, and nothing imports in a
+circle. Every import of a skbackprop module is read from the source (function-level
 ones too, which a lazy import would hide from Python itself), so a circle or
 an import from a lower layer up fails here, not in a user's process.
 """
@@ -117,3 +118,42 @@ def test_the_walk_sees_lazy_and_relative_imports():
     ours, others = _imports("_layers.dense", "from .._network import x\nimport scipy.special\n")
     assert ours == {"_network"} and others == {"scipy"}
     assert "matplotlib" in GRAPH["_plot"][1]  # imported inside a function
+
+
+# The estimators' __init__ only lists their parameters.
+LONG_BY_DESIGN = {("_estimators", "__init__")}
+MAX_CLASS_LINES, MAX_FUNCTION_LINES = 450, 60
+
+
+def _code_lines(node):
+    """Lines of a class or function, its docstring left out (documentation is not length)."""
+    lines = node.end_lineno - node.lineno + 1
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        if isinstance(first.value.value, str):
+            lines -= first.end_lineno - first.lineno + 1
+    return lines
+
+
+def _too_long(module, source):
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            limit = MAX_CLASS_LINES
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            limit = MAX_FUNCTION_LINES
+        else:
+            continue
+        if (module, node.name) not in LONG_BY_DESIGN and _code_lines(node) > limit:
+            yield f"{module}.{node.name}: {_code_lines(node)} lines (at most {limit})"
+
+
+def test_no_class_over_450_lines_and_no_function_over_60():
+    too_long = [line for name, path in _modules() for line in _too_long(name, path.read_text())]
+    assert not too_long
+
+
+def test_the_length_check_counts_code_not_docstrings():
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    assert list(_too_long("m", f"def f():\n{body}\n"))
+    docstring = '    """' + "\n" * 80 + '    """\n'
+    assert not list(_too_long("m", f"def f():\n{docstring}    return 1\n"))
