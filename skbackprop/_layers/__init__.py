@@ -6,10 +6,21 @@ contributor guide (CONTRIBUTING.md) walks through the dense block.
 """
 
 from ._base import NEW, PARAMETER_KINDS, PENALISED, STATISTIC_KINDS, Layer, Parameter, Run
-from .dense import THIN_LAYER_UNITS, DenseBlock, OutputLayer, dense_stack, residual_layers
+from .dense import THIN_LAYER_UNITS, DenseBlock, OutputLayer, dense_specs, residual_layers
 
-# Every kind of layer, by the name the model layer builds it from.
+# Every kind of layer, by the name a spec gives it.
 LAYERS = {"dense": DenseBlock, "output": OutputLayer}
+
+
+def build(specs):
+    """The layers of ``(kind, options)`` specs, each a ``LAYERS[kind](**options)``."""
+    return [LAYERS[kind](**options) for kind, options in specs]
+
+
+def dense_stack(layer_sizes, activation, output_activation, dropout=None, **options):
+    """The layers of a dense network (see :func:`~.dense.dense_specs`)."""
+    return build(dense_specs(layer_sizes, activation, output_activation, dropout, **options))
+
 
 __all__ = [
     "LAYERS",
@@ -23,6 +34,8 @@ __all__ = [
     "OutputLayer",
     "Parameter",
     "Run",
+    "build",
+    "dense_specs",
     "dense_stack",
     "residual_layers",
 ]

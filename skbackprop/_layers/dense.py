@@ -339,7 +339,7 @@ def residual_layers(layer_sizes):
     return tuple(index > 0 and hidden[index - 1] == width for index, width in enumerate(hidden))
 
 
-def dense_stack(
+def dense_specs(
     layer_sizes,
     activation,
     output_activation,
@@ -348,28 +348,32 @@ def dense_stack(
     residual=False,
     momentum=0.9,
 ):
-    """The layers of a dense network of ``layer_sizes`` units (input and output included).
+    """The ``(kind, options)`` specs of a dense network of ``layer_sizes`` units.
 
-    ``activation`` is one hidden activation's name, or one per hidden layer;
-    ``dropout`` one rate per hidden layer. The output layer's weights are
-    scaled, as in scikit-learn, for the hidden activation (the last hidden
-    layer's when they differ; relu's without hidden layers).
+    ``layer_sizes`` counts the input and the output; ``activation`` is one
+    hidden activation's name, or one per hidden layer; ``dropout`` one rate
+    per hidden layer. The output layer's weights are scaled, as in
+    scikit-learn, for the hidden activation (the last hidden layer's when
+    they differ; relu's without hidden layers).
     """
     layer_sizes = tuple(int(n) for n in layer_sizes)
     n_hidden = len(layer_sizes) - 2
     activations = (activation,) * n_hidden if isinstance(activation, str) else tuple(activation)
     rates = tuple(dropout) if dropout is not None else (0.0,) * n_hidden
     skips = residual_layers(layer_sizes) if residual else (False,) * n_hidden
-    layers = [
-        DenseBlock(
-            layer_sizes[index],
-            layer_sizes[index + 1],
-            activations[index],
-            rates[index],
-            batch_normalization,
-            skips[index],
-            momentum,
-            first=index == 0,
+    specs = [
+        (
+            "dense",
+            {
+                "fan_in": layer_sizes[index],
+                "width": layer_sizes[index + 1],
+                "activation": activations[index],
+                "dropout": rates[index],
+                "normalized": batch_normalization,
+                "skip": skips[index],
+                "momentum": momentum,
+                "first": index == 0,
+            },
         )
         for index in range(n_hidden)
     ]
@@ -377,9 +381,11 @@ def dense_stack(
         init_activation = activation
     else:
         init_activation = activations[-1] if activations else "relu"
-    layers.append(
-        OutputLayer(
-            layer_sizes[-2], layer_sizes[-1], output_activation, init_activation, n_hidden == 0
-        )
-    )
-    return layers
+    output = {
+        "fan_in": layer_sizes[-2],
+        "width": layer_sizes[-1],
+        "output_activation": output_activation,
+        "init_activation": init_activation,
+        "first": n_hidden == 0,
+    }
+    return [*specs, ("output", output)]

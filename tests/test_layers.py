@@ -1,0 +1,131 @@
+"""The layer contract, checked for every kind of layer in ``LAYERS`` on its own.
+
+Each layer's backward pass against finite differences of its forward pass:
+the parameters' gradients in training mode, and the input gradient both in
+training mode and in prediction mode without parameter gradients (the path
+input gradients take). A new kind of layer gets its examples here.
+"""
+
+import numpy as np
+import pytest
+
+from skbackprop._activations import HIDDEN_ACTIVATIONS
+from skbackprop._layers import LAYERS, NEW, PARAMETER_KINDS, STATISTIC_KINDS, Layer, Run, build
+
+# Example options of each kind; every kind in LAYERS needs at least one.
+EXAMPLES = {
+    "dense": [
+        {"activation": name, "normalized": normalized, "skip": skip}
+        for name in sorted(HIDDEN_ACTIVATIONS)
+        for normalized, skip in [(False, False), (True, False), (False, True), (True, True)]
+    ],
+    "output": [{"output_activation": name} for name in ("identity", "logistic", "softmax", "exp")],
+}
+BASE = {
+    "dense": {"fan_in": 5, "width": 5, "dropout": 0.0, "momentum": 0.9, "first": False},
+    "output": {"fan_in": 5, "width": 3, "init_activation": "relu", "first": False},
+}
+N_ROWS = 7
+
+
+def _cases():
+    return [
+        pytest.param(kind, {**BASE[kind], **options}, id=f"{kind}-{options}")
+        for kind, examples in EXAMPLES.items()
+        for options in examples
+    ]
+
+
+def test_every_layer_has_examples_and_keeps_the_contract():
+    assert set(EXAMPLES) == set(LAYERS)
+    for kind, layer_class in LAYERS.items():
+        assert issubclass(layer_class, Layer), kind
+        layer = build([(kind, {**BASE[kind], **EXAMPLES[kind][0]})])[0]
+        assert all(p.kind in PARAMETER_KINDS for p in layer.parameters())
+        assert all(s.kind in STATISTIC_KINDS for s in layer.statistics())
+
+
+def _bound(layer, rng):
+    """Bind ``layer`` to random parameters (and zeroed gradients); return both dicts."""
+    values = {p.name: rng.normal(scale=0.6, size=p.shape) for p in layer.parameters()}
+    grads = {p.name: np.zeros(p.shape) for p in layer.parameters()}
+    statistics = {s.name: rng.uniform(0.5, 1.5, s.shape) for s in layer.statistics()}
+    layer.bind(values, grads, statistics)
+    return values, grads
+
+
+def _run(training, n_rows, gradients=True):
+    return Run(training, False, None, 1.0 / n_rows, np.ones(n_rows), gradients)
+
+
+def _objective(layer, x, weights, training):
+    """``sum(weights * what backward differentiates)``: the output, or the output layer's z."""
+    ws = layer.workspace(len(x), np.float64, training)
+    output = layer.forward(x, ws, _run(training, len(x)))
+    return float(np.sum(weights * (ws.logits if hasattr(ws, "logits") else output)))
+
+
+def _numeric(f, array, step=1e-6):
+    gradient = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + step
+        up = f()
+        array[index] = saved - step
+        down = f()
+        array[index] = saved
+        gradient[index] = (up - down) / (2 * step)
+    return gradient
+
+
+def _analytic(layer, x, weights, training, gradients=True):
+    ws = layer.workspace(len(x), np.float64, True)
+    run = _run(training, len(x), gradients)
+    layer.forward(x, ws, run)
+    into = np.empty_like(x)
+    returned = layer.backward(weights.copy(), x, ws, run, into)
+    assert returned is into
+    return into
+
+
+@pytest.mark.parametrize("kind, options", _cases())
+def test_backward_in_training_matches_finite_differences(kind, options):
+    rng = np.random.default_rng(0)
+    layer = build([(kind, options)])[0]
+    values, grads = _bound(layer, rng)
+    x = rng.normal(size=(N_ROWS, layer.fan_in))
+    weights = rng.normal(size=(N_ROWS, layer.width))
+    input_gradient = _analytic(layer, x, weights, training=True)
+
+    def f():
+        return _objective(layer, x, weights, training=True)
+
+    np.testing.assert_allclose(input_gradient, _numeric(f, x), rtol=1e-5, atol=1e-7)
+    for name, value in values.items():
+        np.testing.assert_allclose(grads[name], _numeric(f, value), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind, options", _cases())
+def test_input_gradient_in_prediction_mode_fills_no_parameter_gradient(kind, options):
+    rng = np.random.default_rng(1)
+    layer = build([(kind, options)])[0]
+    _, grads = _bound(layer, rng)
+    x = rng.normal(size=(N_ROWS, layer.fan_in))
+    weights = rng.normal(size=(N_ROWS, layer.width))
+    input_gradient = _analytic(layer, x, weights, training=False, gradients=False)
+    numeric = _numeric(lambda: _objective(layer, x, weights, training=False), x)
+    np.testing.assert_allclose(input_gradient, numeric, rtol=1e-5, atol=1e-7)
+    assert all(not grad.any() for grad in grads.values())
+
+
+def test_a_new_array_is_returned_for_the_first_layers_input_gradient():
+    rng = np.random.default_rng(2)
+    layer = build([("output", {**BASE["output"], "output_activation": "identity"})])[0]
+    _bound(layer, rng)
+    x = rng.normal(size=(N_ROWS, layer.fan_in))
+    ws = layer.workspace(N_ROWS, np.float64, True)
+    run = _run(False, N_ROWS, gradients=False)
+    layer.forward(x, ws, run)
+    delta = rng.normal(size=(N_ROWS, layer.width))
+    np.testing.assert_allclose(layer.backward(delta, x, ws, run, NEW), delta @ layer.coef.T)
+    assert layer.backward(delta, x, ws, run._replace(gradients=True), None) is None
