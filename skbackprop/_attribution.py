@@ -11,7 +11,7 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import BackpropClassifier, _BaseBackprop
+from ._estimators import BackpropClassifier, BackpropRegressor
 from ._model import GRADIENT_CHUNK_ROWS, fitted_model, prediction_numerics
 from ._threads import threads_for
 
@@ -277,13 +277,13 @@ def _network_estimator(estimator, X, affine_only):
                 )
             X = step.transform(X)
         estimator = estimator[-1]
-    if not isinstance(estimator, _BaseBackprop):
+    if not isinstance(estimator, BackpropClassifier | BackpropRegressor):
         raise TypeError(
             "skbackprop.inspection explains BackpropClassifier and BackpropRegressor (or a "
             f"Pipeline ending in one), not {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
-    return estimator, estimator._input_to_predict(X)
+    return estimator, fitted_model(estimator).validated(X)
 
 
 def _slope(estimator):

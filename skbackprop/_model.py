@@ -28,7 +28,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS
-from ._layers import dense_stack, residual_layers
+from ._layers import build, dense_specs, dense_stack, residual_layers
 from ._network import PREDICT_MAX_CHUNK_ROWS, Network
 from ._threads import threads_for
 
@@ -98,8 +98,9 @@ class Architecture:
                 "(64, 64, 64), or set residual=False."
             )
 
-    def layers(self, n_inputs, n_outputs, output_activation):
-        return dense_stack(
+    def specs(self, n_inputs, n_outputs, output_activation):
+        """The ``(kind, options)`` specs of the layers, input to output (see ``_layers``)."""
+        return dense_specs(
             (n_inputs, *self.hidden, n_outputs),
             self.activation,
             output_activation,
@@ -108,6 +109,9 @@ class Architecture:
             residual=self.residual,
             momentum=self.momentum,
         )
+
+    def layers(self, n_inputs, n_outputs, output_activation):
+        return build(self.specs(n_inputs, n_outputs, output_activation))
 
 
 def _hidden_layer_sizes(sizes):

@@ -27,6 +27,7 @@ BLOCKS = [
         ROOT / "doc" / "getting_started.rst",
         ROOT / "doc" / "user_guide.md",
         ROOT / "doc" / "coming_from_mlp.md",
+        ROOT / "doc" / "adding_a_layer.md",
     )
     for index, code in enumerate(_python_blocks(path))
 ]
@@ -34,7 +35,7 @@ BLOCKS = [
 
 def test_the_readme_has_python_blocks_to_run():
     names = {param.values[0].name for param in BLOCKS}
-    assert names == {"README.md", "getting_started.rst", "user_guide.md"}
+    assert names == {"README.md", "getting_started.rst", "user_guide.md", "adding_a_layer.md"}
     assert sum(param.values[0].name == "README.md" for param in BLOCKS) >= 2
 
 
