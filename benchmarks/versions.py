@@ -37,6 +37,11 @@ WORKLOADS = {
         "m.fit(X[:400, :8], y[:400])",
         20,
     ),
+    "batches of 32, 5 epochs": (
+        "m = BackpropClassifier((64,), batch_size=32, max_iter=5, random_state=0)",
+        "m.fit(X, y)",
+        5,
+    ),
     "digits 20 epochs": (
         "m = BackpropClassifier((100,), max_iter=20, random_state=0)",
         "m.fit(X, y)",

@@ -1,11 +1,13 @@
-"""The scikit-learn layer: validation, target encoding, fit / partial_fit / predict.
+"""The scikit-learn layer: parameters, validation, target encoding, fit / partial_fit / predict.
 
-The training core (``_network``, ``_losses``, ``_activations``, ``_solvers``,
-``_training``) knows nothing of scikit-learn; this module is its scikit-learn
-face, with ``_callbacks`` for scikit-learn's callback API. BackpropClassifier
-and BackpropRegressor share ``_BaseBackprop`` and differ only in how they
-encode targets, which output activation they pick and which score early
-stopping uses.
+The training core (``_layers``, ``_network``, ``_losses``, ``_activations``,
+``_solvers``, ``_training``) knows nothing of scikit-learn; the model layer
+(``_model``, ``_fit_plan``) turns this module's parameters and fitted
+attributes into the core's objects. This module is the scikit-learn face,
+with ``_early_stopping`` for the validation data and ``_callbacks`` for
+scikit-learn's callback API. BackpropClassifier and BackpropRegressor share
+``_BaseBackprop`` and differ only in how they encode targets, which output
+activation they pick and which score early stopping uses.
 """
 
 import copy

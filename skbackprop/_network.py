@@ -21,6 +21,7 @@ numpy calls, and the weight penalty touches one slice,
 steps) live in a third buffer, ``statistics``.
 """
 
+import math
 import threading
 
 import numpy as np
@@ -77,7 +78,7 @@ def _bind_views(layers, layout, flat):
     """Per layer, a dict of views of ``flat`` by declared name, in ``layout``'s order."""
     views, start = [{} for _ in layers], 0
     for index, declared in layout:
-        size = int(np.prod(declared.shape, dtype=np.int64))
+        size = math.prod(declared.shape)
         views[index][declared.name] = flat[start : start + size].reshape(declared.shape)
         start += size
     return views
@@ -96,7 +97,7 @@ class Network:
     def __init__(self, layers, dtype, description=None):
         self._setup(layers, dtype, description)
         layout = _layout(self.layers, PARAMETER_KINDS, lambda layer: layer.parameters())
-        sizes = [int(np.prod(declared.shape, dtype=np.int64)) for _, declared in layout]
+        sizes = [math.prod(declared.shape) for _, declared in layout]
         self.n_weights = sum(
             size
             for size, (_, declared) in zip(sizes, layout, strict=True)
@@ -106,7 +107,7 @@ class Network:
         self.grads = np.zeros(sum(sizes), dtype=self.dtype)
         stats_layout = _layout(self.layers, STATISTIC_KINDS, lambda layer: layer.statistics())
         self.statistics = np.zeros(
-            sum(int(np.prod(d.shape, dtype=np.int64)) for _, d in stats_layout), dtype=self.dtype
+            sum(math.prod(d.shape) for _, d in stats_layout), dtype=self.dtype
         )
         values = _bind_views(self.layers, layout, self.params)
         gradients = _bind_views(self.layers, layout, self.grads)
@@ -125,8 +126,8 @@ class Network:
         the predictions, and making one costs next to nothing.
         """
         network = cls.__new__(cls)
-        if dtype is None:
-            dtype = fitted["coefs_"][0].dtype
+        if dtype is None:  # the arrays': they are read as they are
+            dtype = next(arrays[0] for arrays in fitted.values() if arrays).dtype
         network._setup(layers, dtype, description)
         network.params = network.grads = network.statistics = None
         network.n_weights = 0

@@ -161,15 +161,3 @@ def fold(coef, intercept, gamma, beta, running_mean, running_variance):
     """``(W', b')`` computing ``gamma * (x W + b - mu) / sigma + beta`` as ``x W' + b'``."""
     factor = gamma / np.sqrt(running_variance + EPSILON)
     return coef * factor, (intercept - running_mean) * factor + beta
-
-
-def fold_layers(coefs, intercepts, gammas, betas, running_means, running_variances):
-    """Every hidden layer's weights with its normalisation folded in; the output layer as is."""
-    hidden = zip(
-        coefs[:-1], intercepts[:-1], gammas, betas, running_means, running_variances, strict=True
-    )
-    folded = [fold(*layer) for layer in hidden]
-    return (
-        [coef for coef, _ in folded] + [coefs[-1]],
-        [intercept for _, intercept in folded] + [intercepts[-1]],
-    )

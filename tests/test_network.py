@@ -12,7 +12,7 @@ from skbackprop._layers import THIN_LAYER_UNITS, dense_stack, residual_layers
 from skbackprop._losses import LOSSES
 from skbackprop._model import ARRAY_ATTRIBUTES
 from skbackprop._network import Network
-from skbackprop._normalization import fold_layers
+from skbackprop._normalization import fold
 from skbackprop._solvers import Sgd
 from skbackprop._training import Trainer
 
@@ -320,7 +320,11 @@ def test_folded_weights_predict_as_the_running_statistics_do():
             array[...] = rng.normal(size=array.size)
     for variance in fitted(network, "running_variances_"):
         variance[...] = rng.uniform(0.2, 3.0, variance.size)
-    coefs, intercepts = fold_layers(*(fitted(network, name) for name in ARRAY_ATTRIBUTES))
+    # Each hidden layer's coef, intercept, gamma, beta, running mean and variance, folded.
+    hidden_layers = zip(*(fitted(network, name)[:2] for name in ARRAY_ATTRIBUTES), strict=True)
+    folded = [fold(*arrays) for arrays in hidden_layers]
+    coefs = [coef for coef, _ in folded] + [network.coefs[-1]]
+    intercepts = [intercept for _, intercept in folded] + [network.intercepts[-1]]
     plain = Network.reading(
         dense_stack([4, 6, 6, 3], "relu", "softmax", residual=True),
         {"coefs_": coefs, "intercepts_": intercepts},
