@@ -454,7 +454,7 @@ class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, meta
 
     def _store_fitted(self, trainer, solver, history, n_iter):
         self.__dict__.update(fitted_state(vars(self), trainer, solver, history, n_iter))
-        keep_predicting_network(self.__dict__)
+        keep_predicting_network(self.__dict__, trainer.network)
 
     # -- prediction ----------------------------------------------------------
 

@@ -304,10 +304,18 @@ def network_outputs(network, X, logits=False):
     return output
 
 
-def keep_predicting_network(fitted):
-    """Make the predicting network of ``fitted`` once and keep it there (a cache, never saved)."""
+def keep_predicting_network(fitted, trained=None):
+    """Keep the predicting network of ``fitted`` there (a cache, never saved).
+
+    ``trained``, the network whose buffers the fitted arrays are views of,
+    is that network itself (its training workspaces let go); without it
+    (a loaded model), one is made that reads the arrays.
+    """
     fitted["_predicting_network"] = None  # predicting_network must not return the old one
-    fitted["_predicting_network"] = (_arrays_of(fitted), predicting_network(fitted))
+    if trained is not None:
+        trained.release_workspaces()
+    network = trained if trained is not None else predicting_network(fitted)
+    fitted["_predicting_network"] = (_arrays_of(fitted), network)
 
 
 def fitted_model(estimator, dropout=False):

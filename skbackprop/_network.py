@@ -63,24 +63,27 @@ class _Workspace:
         self.run = None
 
 
-def _layout(layers, kinds, declarations):
-    """``(layer index, declaration)`` in flat-buffer order: kind by kind, then layer by layer."""
-    entries = [
-        (kinds.index(declared.kind), index, declared)
-        for index, layer in enumerate(layers)
-        for declared in declarations(layer)
-    ]
-    entries.sort(key=lambda entry: entry[:2])  # stable: a layer's own order is kept
-    return [(index, declared) for _, index, declared in entries]
+def _layout(declared, kinds):
+    """``(layer index, declaration)`` in flat-buffer order: kind by kind, then layer by layer.
+
+    ``declared`` holds each layer's declarations; a layer's own order is kept.
+    """
+    by_kind = {kind: [] for kind in kinds}
+    for index, declarations in enumerate(declared):
+        for declaration in declarations:
+            by_kind[declaration.kind].append((index, declaration))
+    return [entry for kind in kinds for entry in by_kind[kind]]
 
 
-def _bind_views(layers, layout, flat):
-    """Per layer, a dict of views of ``flat`` by declared name, in ``layout``'s order."""
-    views, start = [{} for _ in layers], 0
+def _flat_views(n_layers, layout, *flats):
+    """For each of ``flats``, per layer: a dict of its views by declared name, in layout order."""
+    views = [[{} for _ in range(n_layers)] for _ in flats]
+    start = 0
     for index, declared in layout:
-        size = math.prod(declared.shape)
-        views[index][declared.name] = flat[start : start + size].reshape(declared.shape)
-        start += size
+        stop = start + math.prod(declared.shape)
+        for flat, per_layer in zip(flats, views, strict=True):
+            per_layer[index][declared.name] = flat[start:stop].reshape(declared.shape)
+        start = stop
     return views
 
 
@@ -96,25 +99,20 @@ class Network:
 
     def __init__(self, layers, dtype, description=None):
         self._setup(layers, dtype, description)
-        layout = _layout(self.layers, PARAMETER_KINDS, lambda layer: layer.parameters())
-        sizes = [math.prod(declared.shape) for _, declared in layout]
-        self.n_weights = sum(
-            size
-            for size, (_, declared) in zip(sizes, layout, strict=True)
-            if declared.kind == PENALISED
-        )
-        self.params = np.zeros(sum(sizes), dtype=self.dtype)
-        self.grads = np.zeros(sum(sizes), dtype=self.dtype)
-        stats_layout = _layout(self.layers, STATISTIC_KINDS, lambda layer: layer.statistics())
-        self.statistics = np.zeros(
-            sum(math.prod(d.shape) for _, d in stats_layout), dtype=self.dtype
-        )
-        values = _bind_views(self.layers, layout, self.params)
-        gradients = _bind_views(self.layers, layout, self.grads)
-        statistics = _bind_views(self.layers, stats_layout, self.statistics)
-        for index, declared in stats_layout:
-            statistics[index][declared.name][...] = declared.start
-        self._bind(layout + stats_layout, values, gradients, statistics)
+        parameters = _layout([layer.parameters() for layer in self.layers], PARAMETER_KINDS)
+        statistics = _layout([layer.statistics() for layer in self.layers], STATISTIC_KINDS)
+        self.n_weights = sum(math.prod(d.shape) for _, d in parameters if d.kind == PENALISED)
+        n_params = sum(math.prod(d.shape) for _, d in parameters)
+        self.params = np.zeros(n_params, dtype=self.dtype)
+        self.grads = np.zeros(n_params, dtype=self.dtype)
+        self.statistics = np.zeros(sum(math.prod(d.shape) for _, d in statistics), self.dtype)
+        n_layers = len(self.layers)
+        values, gradients = _flat_views(n_layers, parameters, self.params, self.grads)
+        (state,) = _flat_views(n_layers, statistics, self.statistics)
+        for index, declared in statistics:
+            if declared.start != 0:
+                state[index][declared.name][...] = declared.start
+        self._bind(parameters, statistics, values, gradients, state)
 
     @classmethod
     def reading(cls, layers, fitted, dtype=None, description=None):
@@ -131,13 +129,13 @@ class Network:
         network._setup(layers, dtype, description)
         network.params = network.grads = network.statistics = None
         network.n_weights = 0
-        layout = _layout(network.layers, PARAMETER_KINDS, lambda layer: layer.parameters())
-        layout += _layout(network.layers, STATISTIC_KINDS, lambda layer: layer.statistics())
+        parameters = _layout([layer.parameters() for layer in network.layers], PARAMETER_KINDS)
+        statistics = _layout([layer.statistics() for layer in network.layers], STATISTIC_KINDS)
         arrays = {attribute: iter(values) for attribute, values in fitted.items() if values}
         views = [{} for _ in network.layers]
-        for index, declared in layout:
+        for index, declared in parameters + statistics:
             views[index][declared.name] = next(arrays[declared.attribute])
-        network._bind(layout, views, None, views)
+        network._bind(parameters, statistics, views, None, views)
         return network
 
     def _setup(self, layers, dtype, description):
@@ -155,17 +153,22 @@ class Network:
         self._workspaces = {}
         self._thread_workspaces = threading.local()
 
-    def _bind(self, layout, values, gradients, statistics):
+    def _bind(self, parameters, statistics, values, gradients, state):
         """Bind each layer to its views, and keep them by fitted attribute, in layer order."""
         for index, layer in enumerate(self.layers):
             grads = None if gradients is None else gradients[index]
-            layer.bind(values[index], grads, statistics[index])
-        self._fitted, self._weight_gradients = {}, []
-        for index, declared in sorted(layout, key=lambda entry: entry[0]):
-            source = statistics if declared.kind in STATISTIC_KINDS else values
-            self._fitted.setdefault(declared.attribute, []).append(source[index][declared.name])
-            if gradients is not None and declared.kind == PENALISED:
-                self._weight_gradients.append(gradients[index][declared.name])
+            layer.bind(values[index], grads, state[index])
+        # Kind by kind, then layer by layer: each attribute's arrays come in layer order.
+        self._fitted = {}
+        for source, layout in ((values, parameters), (state, statistics)):
+            for index, declared in layout:
+                arrays = self._fitted.setdefault(declared.attribute, [])
+                arrays.append(source[index][declared.name])
+        self._weight_gradients = [
+            gradients[index][declared.name]
+            for index, declared in parameters
+            if gradients is not None and declared.kind == PENALISED
+        ]
 
     # -- the fitted arrays -----------------------------------------------------
 
@@ -248,6 +251,10 @@ class Network:
             workspace = _Workspace(self.layers, n_rows, self.dtype, training)
             self._workspaces[key] = workspace
         return workspace
+
+    def release_workspaces(self):
+        """Let go of the training workspaces (a trained network that goes on to predict)."""
+        self._workspaces.clear()
 
     def gradient_workspace(self, n_rows):
         """A workspace for :meth:`input_gradient` (and MC-dropout): one that keeps masks."""

@@ -92,14 +92,19 @@ class _Affine(Layer):
         else:
             np.dot(run.ones, delta, out=self.grad_intercept)
 
-    def _input_delta(self, delta, into):
-        """``d loss / d x = delta W^T``, into the previous layer's buffer (or a new array)."""
+    def _input_delta(self, delta, into, run):
+        """``d loss / d x = delta W^T``, into the previous layer's buffer (or a new array).
+
+        Training multiplies by the thin copy of ``W^T``; the gradient to the
+        inputs alone by the view, whichever network it runs in, so that its
+        bits do not depend on whether the network can also train.
+        """
         if into is None:
             return None
         if into is NEW:
             return delta @ self.coef.T
         transposed = self.coef.T
-        if self._thin_transpose is not None:
+        if self._thin_transpose is not None and run.gradients:
             np.copyto(self._thin_transpose, transposed)
             transposed = self._thin_transpose
         np.dot(delta, transposed, out=into)
@@ -260,7 +265,7 @@ class DenseBlock(_Affine):
         if run.gradients:
             bias_free = self.normalization is not None and ws.batch_stats.from_batch
             self._affine_gradients(delta, x, ws, run, bias_free)
-        into = self._input_delta(delta, into)
+        into = self._input_delta(delta, into, run)
         if into is not None and self.skip:
             into += ws.skip_delta
         return into
@@ -308,7 +313,7 @@ class OutputLayer(_Affine):
     def backward(self, delta, x, ws, run, into):
         if run.gradients:
             self._affine_gradients(delta, x, ws, run)
-        return self._input_delta(delta, into)
+        return self._input_delta(delta, into, run)
 
     def output_gradient(self, ws, columns, signs):
         """``d F / d z`` per row, ``F`` the output ``columns`` of each row (times ``signs``)."""
