@@ -28,16 +28,35 @@ def _assert_same(name, actual, expected):
         np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance, err_msg=name)
 
 
+def _onnx_runs():
+    try:
+        import onnxruntime  # noqa: F401
+        import skl2onnx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_every_fit_and_prediction_gives_0_3s_arrays():
     results, _ = cases.compute()
     expected = {key for key in SNAPSHOT.files if key != "__machine__" and "/resumed/" not in key}
+    if not _onnx_runs():  # the minimum-versions run has no extras: the export's arrays aside
+        expected = {key for key in expected if "/onnx" not in key}
     assert set(results) == expected
     for key in sorted(expected):
         _assert_same(key, results[key], SNAPSHOT[key])
 
 
+def test_the_snapshot_covers_the_onnx_export():
+    assert any("/onnx" in key for key in SNAPSHOT.files)
+
+
 @pytest.fixture(scope="module")
 def saved_models():
+    # 0.3's models were pickled with numpy 2, whose pickles name numpy._core: numpy 1 cannot
+    # read them (the minimum-versions run); the skops files below load on either.
+    if int(np.__version__.split(".")[0]) < 2:
+        pytest.skip(f"pickles written by numpy 2 do not load in numpy {np.__version__}")
     with open(cases.SAVED_MODELS, "rb") as file:
         return pickle.load(file)
 
