@@ -60,6 +60,7 @@ class _Workspace:
         # Each row's weight in the batch statistics (the loss's scale), set by forward.
         self.row_weights = None
         self.prediction_run = Run(False, False, None, None, self.ones)
+        self.training_run = Run(True, True, None, None, self.ones)
         self.run = None
 
 
@@ -276,12 +277,13 @@ class Network:
             ws = self._workspace(X.shape[0], training)
         if training:
             ws.row_weights = 1.0 / X.shape[0] if row_weights is None else row_weights
-        if training or dropout:
-            drop = training if dropout is None else dropout
-            ws.run = Run(training, drop, rng, ws.row_weights, ws.ones)
-        else:  # plain prediction, the latency-critical case: its Run is made once
-            ws.run = ws.prediction_run
-        run, inputs, x = ws.run, ws.inputs, X
+        if training or dropout:  # this workspace's training Run, updated in place
+            run = ws.training_run
+            run.training, run.drop = training, training if dropout is None else dropout
+            run.rng, run.row_weights = rng, ws.row_weights
+        else:
+            run = ws.prediction_run
+        ws.run, inputs, x = run, ws.inputs, X
         for index, (layer, layer_ws) in enumerate(zip(self.layers, ws.layers, strict=True)):
             inputs[index] = x
             x = layer.forward(x, layer_ws, run)

@@ -65,7 +65,7 @@ class Statistic(NamedTuple):
     start: float = 0.0
 
 
-class Run(NamedTuple):
+class Run:
     """What one pass is: the options every layer's forward and backward read.
 
     ``training``: batch statistics, running statistics updated, buffers
@@ -76,14 +76,22 @@ class Run(NamedTuple):
     ones of the batch's length, for column sums by BLAS. ``gradients``:
     whether ``backward`` fills the parameters' gradients (False for the
     gradient with respect to the input alone).
+
+    A workspace keeps one for training and one for prediction, which the
+    network updates in place: making a new one on every batch costs a
+    small network's step a measurable share.
     """
 
-    training: bool
-    drop: bool
-    rng: object
-    row_weights: object
-    ones: object
-    gradients: bool = True
+    __slots__ = ("training", "drop", "rng", "row_weights", "ones", "gradients")
+
+    def __init__(self, training, drop, rng, row_weights, ones, gradients=True):
+        self.training, self.drop, self.rng = training, drop, rng
+        self.row_weights, self.ones, self.gradients = row_weights, ones, gradients
+
+    def _replace(self, **changes):
+        """A new Run with ``changes`` (as a NamedTuple's ``_replace``)."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        return Run(**{**values, **changes})
 
 
 class Layer:
