@@ -88,13 +88,18 @@ def _analytic(layer, x, weights, training, gradients=True):
     return into
 
 
-@pytest.mark.parametrize("kind, options", _cases())
-def test_backward_in_training_matches_finite_differences(kind, options):
-    rng = np.random.default_rng(0)
+def _problem(kind, options, seed):
+    """A bound layer of ``kind``, its parameters and gradients, an input, and output weights."""
+    rng = np.random.default_rng(seed)
     layer = build([(kind, options)])[0]
     values, grads = _bound(layer, rng)
     x = rng.normal(size=(N_ROWS, layer.fan_in))
-    weights = rng.normal(size=(N_ROWS, layer.width))
+    return layer, values, grads, x, rng.normal(size=(N_ROWS, layer.width))
+
+
+@pytest.mark.parametrize("kind, options", _cases())
+def test_backward_in_training_matches_finite_differences(kind, options):
+    layer, values, grads, x, weights = _problem(kind, options, seed=0)
     input_gradient = _analytic(layer, x, weights, training=True)
 
     def f():
@@ -107,11 +112,7 @@ def test_backward_in_training_matches_finite_differences(kind, options):
 
 @pytest.mark.parametrize("kind, options", _cases())
 def test_input_gradient_in_prediction_mode_fills_no_parameter_gradient(kind, options):
-    rng = np.random.default_rng(1)
-    layer = build([(kind, options)])[0]
-    _, grads = _bound(layer, rng)
-    x = rng.normal(size=(N_ROWS, layer.fan_in))
-    weights = rng.normal(size=(N_ROWS, layer.width))
+    layer, _, grads, x, weights = _problem(kind, options, seed=1)
     input_gradient = _analytic(layer, x, weights, training=False, gradients=False)
     numeric = _numeric(lambda: _objective(layer, x, weights, training=False), x)
     np.testing.assert_allclose(input_gradient, numeric, rtol=1e-5, atol=1e-7)
