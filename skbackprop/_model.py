@@ -361,10 +361,6 @@ class FittedModel:
         """For each row of X (validated), the network output that ``predict``'s ``column`` is."""
         return self.estimator._outputs_behind_column(X, column)
 
-    def outputs(self, X, logits=False):
-        """The network's outputs (or logits) for validated X; see :func:`network_outputs`."""
-        return network_outputs(self.network, X, logits)
-
     def input_gradients(self, X, columns, signs, workspaces=None):
         """Each row's ``d F / d x``, ``F`` the output ``columns`` (times ``signs``) of the row.
 

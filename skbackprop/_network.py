@@ -320,10 +320,6 @@ class Network:
         """``d F / d z(L)`` per row, ``F`` the output ``columns`` of each row (times ``signs``)."""
         return self.layers[-1].output_gradient(ws.layers[-1], columns, signs)
 
-    def chunk_rows(self):
-        """Rows per prediction chunk: as many as fit ``PREDICT_CHUNK_BYTES`` of workspace."""
-        return self._chunk_rows
-
     def predict(self, X, logits=False, chunk_rows=None, between_chunks=None):
         """Output activations (or the logits) for every row of ``X``, chunk by chunk.
 
