@@ -61,10 +61,13 @@ class LbfgsTrainer(Trainer):
         self.stop_reason = None
         # Every evaluation sees the one full batch, so batch normalization's running
         # statistics are simply the latest evaluation's: those at the final weights.
-        self.network.keep_latest_statistics()
         guard = _CtrlC() if ctrl_c is None else contextlib.nullcontext(ctrl_c)
         # Overflow is detected and reported by the finiteness checks, not by numpy warnings.
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"), guard as ctrl_c:
+        with (
+            self.network.latest_statistics(),
+            np.errstate(over="ignore", invalid="ignore", under="ignore"),
+            guard as ctrl_c,
+        ):
             run = _Iterations(self, X, Y, scale, history, max_epochs, ctrl_c)
             run.begin_epoch()
             try:

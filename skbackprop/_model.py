@@ -110,9 +110,6 @@ class Architecture:
             momentum=self.momentum,
         )
 
-    def layers(self, n_inputs, n_outputs, output_activation):
-        return build(self.specs(n_inputs, n_outputs, output_activation))
-
 
 def _hidden_layer_sizes(sizes):
     given = sizes
@@ -162,8 +159,20 @@ def network_to_train(architecture, n_inputs, n_outputs, output_activation, dtype
 
     Resuming checks that the fitted model has the architecture's layers.
     """
-    layers = architecture.layers(n_inputs, n_outputs, output_activation)
-    network = Network(layers, dtype, description={"activation": architecture.activation})
+    specs = architecture.specs(n_inputs, n_outputs, output_activation)
+    if fitted is not None:
+        # The network the last fit trained, still holding the fitted arrays, is copied:
+        # the same model, without building it anew on every partial_fit.
+        kept = _kept_network(fitted)
+        if (
+            kept is not None
+            and kept.params is not None
+            and kept.dtype == dtype
+            and kept.description.get("specs") == specs
+        ):
+            return kept.copy()
+    description = {"activation": architecture.activation, "specs": specs}
+    network = Network(build(specs), dtype, description=description)
     if fitted is None:
         return network
     if _layer_sizes(fitted) != list(network.layer_sizes):
@@ -266,6 +275,19 @@ def _arrays_of(fitted):
     return arrays
 
 
+def _kept_network(fitted):
+    """The network :func:`keep_predicting_network` kept, if the fitted arrays are still its own."""
+    cached = fitted.get("_predicting_network")
+    if cached is None:
+        return None
+    arrays = _arrays_of(fitted)
+    if len(cached[0]) == len(arrays) and all(
+        mine is theirs for mine, theirs in zip(cached[0], arrays, strict=True)
+    ):
+        return cached[1]
+    return None
+
+
 def predicting_network(fitted, dropout=None):
     """The network reading the fitted arrays of ``fitted`` (an estimator's attributes).
 
@@ -276,13 +298,10 @@ def predicting_network(fitted, dropout=None):
     :func:`keep_predicting_network` made is returned for as long as those
     arrays are the fitted ones; ``dropout`` (MC-dropout's rates) makes a new one.
     """
-    cached = fitted.get("_predicting_network")
-    if dropout is None and cached is not None:
-        arrays = _arrays_of(fitted)
-        if len(cached[0]) == len(arrays) and all(
-            mine is theirs for mine, theirs in zip(cached[0], arrays, strict=True)
-        ):
-            return cached[1]
+    if dropout is None:
+        kept = _kept_network(fitted)
+        if kept is not None:
+            return kept
     return Network.reading(
         layers_from_fitted(fitted, dropout),
         fitted_arrays(fitted),

@@ -21,6 +21,7 @@ numpy calls, and the weight penalty touches one slice,
 steps) live in a third buffer, ``statistics``.
 """
 
+import contextlib
 import math
 import threading
 
@@ -47,6 +48,21 @@ class _Workspace:
         self.training = training
         self.layers = [layer.workspace(n_rows, dtype, training) for layer in layers]
         self.inputs = [None] * len(layers)  # each layer's input in the last forward pass
+        # The passes' loops, bound once: a small network's step is short enough for
+        # the per-layer lookups to show.
+        self.forward_steps = [
+            (index, layer.forward, layer_ws)
+            for index, (layer, layer_ws) in enumerate(zip(layers, self.layers, strict=True))
+        ]
+        self.backward_steps = [
+            (
+                index,
+                layers[index].backward,
+                self.layers[index],
+                self.layers[index - 1].delta if index else None,
+            )
+            for index in range(len(layers) - 1, -1, -1)
+        ]
         last = self.layers[-1]
         self.logits, self.output, self.output_delta = last.logits, last.output, last.output_delta
         self.row_stats = last.row_stats
@@ -65,27 +81,28 @@ class _Workspace:
 
 
 def _layout(declared, kinds):
-    """``(layer index, declaration)`` in flat-buffer order: kind by kind, then layer by layer.
+    """Where each declared array lies in a flat buffer: kind by kind, then layer by layer.
 
-    ``declared`` holds each layer's declarations; a layer's own order is kept.
+    ``declared`` holds each layer's declarations, whose own order is kept.
+    Returns ``[(layer index, declaration, start, stop)]`` in buffer order,
+    and the buffer's size.
     """
     by_kind = {kind: [] for kind in kinds}
     for index, declarations in enumerate(declared):
         for declaration in declarations:
             by_kind[declaration.kind].append((index, declaration))
-    return [entry for kind in kinds for entry in by_kind[kind]]
+    layout, start = [], 0
+    for kind in kinds:
+        for index, declaration in by_kind[kind]:
+            stop = start + math.prod(declaration.shape)
+            layout.append((index, declaration, start, stop))
+            start = stop
+    return layout, start
 
 
-def _flat_views(n_layers, layout, *flats):
-    """For each of ``flats``, per layer: a dict of its views by declared name, in layout order."""
-    views = [[{} for _ in range(n_layers)] for _ in flats]
-    start = 0
-    for index, declared in layout:
-        stop = start + math.prod(declared.shape)
-        for flat, per_layer in zip(flats, views, strict=True):
-            per_layer[index][declared.name] = flat[start:stop].reshape(declared.shape)
-        start = stop
-    return views
+def _slices(flat, layout):
+    """The view of ``flat`` of each declaration of ``layout``, in layout order."""
+    return [flat[start:stop].reshape(declared.shape) for _, declared, start, stop in layout]
 
 
 class Network:
@@ -100,20 +117,52 @@ class Network:
 
     def __init__(self, layers, dtype, description=None):
         self._setup(layers, dtype, description)
-        parameters = _layout([layer.parameters() for layer in self.layers], PARAMETER_KINDS)
-        statistics = _layout([layer.statistics() for layer in self.layers], STATISTIC_KINDS)
-        self.n_weights = sum(math.prod(d.shape) for _, d in parameters if d.kind == PENALISED)
-        n_params = sum(math.prod(d.shape) for _, d in parameters)
-        self.params = np.zeros(n_params, dtype=self.dtype)
-        self.grads = np.zeros(n_params, dtype=self.dtype)
-        self.statistics = np.zeros(sum(math.prod(d.shape) for _, d in statistics), self.dtype)
-        n_layers = len(self.layers)
-        values, gradients = _flat_views(n_layers, parameters, self.params, self.grads)
-        (state,) = _flat_views(n_layers, statistics, self.statistics)
-        for index, declared in statistics:
+        parameters, n_params = _layout([layer.parameters() for layer in layers], PARAMETER_KINDS)
+        statistics, n_state = _layout([layer.statistics() for layer in layers], STATISTIC_KINDS)
+        # Penalised arrays come first: they end where the last of them does.
+        self.n_weights = max(
+            (stop for _, declared, _, stop in parameters if declared.kind == PENALISED), default=0
+        )
+        self._bind_buffers(
+            parameters,
+            statistics,
+            np.zeros(n_params, dtype=self.dtype),
+            np.zeros(n_state, dtype=self.dtype),
+        )
+        for (_, declared, _, _), arrays in zip(statistics, self._statistic_arrays, strict=True):
             if declared.start != 0:
-                state[index][declared.name][...] = declared.start
-        self._bind(parameters, statistics, values, gradients, state)
+                arrays[...] = declared.start
+
+    def copy(self):
+        """A network of the same layers, with its own copy of the parameters and statistics.
+
+        What continuing a fit trains: the same model as a new network holding
+        these arrays (the gradients zero, no workspaces), without building it
+        anew. The layers are shallow copies, bound to the new buffers.
+        """
+        network = Network.__new__(Network)
+        layers = []
+        for layer in self.layers:  # copy.copy's protocol costs a small fit's step
+            clone = object.__new__(type(layer))
+            clone.__dict__.update(layer.__dict__)
+            layers.append(clone)
+        network._setup(layers, self.dtype, self.description)
+        network.n_weights = self.n_weights
+        network._bind_buffers(*self._layouts, self.params.copy(), self.statistics.copy())
+        return network
+
+    def _bind_buffers(self, parameters, statistics, params, state):
+        """Bind the layers to views of ``params``, a twin gradient buffer, and ``state``."""
+        self.params, self.statistics = params, state
+        self.grads = np.zeros(params.size, dtype=params.dtype)
+        self._layouts = (parameters, statistics)
+        self._bind(
+            parameters,
+            statistics,
+            _slices(params, parameters),
+            _slices(self.grads, parameters),
+            _slices(state, statistics),
+        )
 
     @classmethod
     def reading(cls, layers, fitted, dtype=None, description=None):
@@ -130,46 +179,50 @@ class Network:
         network._setup(layers, dtype, description)
         network.params = network.grads = network.statistics = None
         network.n_weights = 0
-        parameters = _layout([layer.parameters() for layer in network.layers], PARAMETER_KINDS)
-        statistics = _layout([layer.statistics() for layer in network.layers], STATISTIC_KINDS)
+        parameters, _ = _layout([layer.parameters() for layer in layers], PARAMETER_KINDS)
+        statistics, _ = _layout([layer.statistics() for layer in layers], STATISTIC_KINDS)
         arrays = {attribute: iter(values) for attribute, values in fitted.items() if values}
-        views = [{} for _ in network.layers]
-        for index, declared in parameters + statistics:
-            views[index][declared.name] = next(arrays[declared.attribute])
-        network._bind(parameters, statistics, views, None, views)
+        values = [next(arrays[declared.attribute]) for _, declared, _, _ in parameters]
+        state = [next(arrays[declared.attribute]) for _, declared, _, _ in statistics]
+        network._bind(parameters, statistics, values, None, state)
         return network
 
     def _setup(self, layers, dtype, description):
         self.layers = list(layers)
         self.description = dict(description or {})
         self.dtype = np.dtype(dtype)
-        self.layer_sizes = (self.layers[0].fan_in, *(layer.width for layer in self.layers))
+        self.layer_sizes = (self.layers[0].fan_in, *[layer.width for layer in self.layers])
         self.output_activation = self.layers[-1].output_activation
-        # Fixed by the layers: computed once, as prediction asks for them on every call.
-        self._product_per_row = max(layer.product_per_row() for layer in self.layers)
-        bytes_per_row = sum(layer.bytes_per_row(self.dtype.itemsize) for layer in self.layers)
-        self._chunk_rows = min(
-            max(PREDICT_CHUNK_BYTES // bytes_per_row, 64), PREDICT_MAX_CHUNK_ROWS
-        )
+        self._product_per_row = self._chunk_rows = None  # computed when first asked for
         self._workspaces = {}
         self._thread_workspaces = threading.local()
 
     def _bind(self, parameters, statistics, values, gradients, state):
-        """Bind each layer to its views, and keep them by fitted attribute, in layer order."""
-        for index, layer in enumerate(self.layers):
-            grads = None if gradients is None else gradients[index]
-            layer.bind(values[index], grads, state[index])
+        """Bind each layer to its arrays, and keep them by fitted attribute, in layer order.
+
+        ``values``, ``gradients`` (or None) and ``state`` hold one array per
+        entry of the layouts ``parameters`` and ``statistics``.
+        """
+        n_layers = len(self.layers)
+        by_layer = [({}, None if gradients is None else {}, {}) for _ in range(n_layers)]
         # Kind by kind, then layer by layer: each attribute's arrays come in layer order.
-        self._fitted = {}
-        for source, layout in ((values, parameters), (state, statistics)):
-            for index, declared in layout:
-                arrays = self._fitted.setdefault(declared.attribute, [])
-                arrays.append(source[index][declared.name])
-        self._weight_gradients = [
-            gradients[index][declared.name]
-            for index, declared in parameters
-            if gradients is not None and declared.kind == PENALISED
-        ]
+        self._fitted = fitted = {}
+        self._weight_gradients = []
+        for position, (index, declared, _, _) in enumerate(parameters):
+            by_layer[index][0][declared.name] = values[position]
+            fitted.setdefault(declared.attribute, []).append(values[position])
+            if gradients is not None:
+                by_layer[index][1][declared.name] = gradients[position]
+                if declared.kind == PENALISED:
+                    self._weight_gradients.append(gradients[position])
+        for (index, declared, _, _), array in zip(statistics, state, strict=True):
+            by_layer[index][2][declared.name] = array
+            fitted.setdefault(declared.attribute, []).append(array)
+        self._statistic_arrays = state
+        for layer, (layer_values, layer_gradients, layer_state) in zip(
+            self.layers, by_layer, strict=True
+        ):
+            layer.bind(layer_values, layer_gradients, layer_state)
 
     # -- the fitted arrays -----------------------------------------------------
 
@@ -227,17 +280,29 @@ class Network:
         """Copy in fitted arrays, ``{attribute: [array per layer]}`` as :meth:`fitted_arrays`."""
         for attribute, targets in self._fitted.items():
             for target, source in zip(targets, fitted[attribute], strict=True):
-                target[...] = source
+                np.copyto(target, source, casting="unsafe")
         return self
 
-    def keep_latest_statistics(self):
-        """Running statistics become the latest batch's (full-batch training: lbfgs)."""
-        for layer in self.layers:
-            if hasattr(layer, "momentum"):
-                layer.momentum = 0.0
+    @contextlib.contextmanager
+    def latest_statistics(self):
+        """Within the block, running statistics become the latest batch's (full-batch lbfgs).
+
+        The layers' momentum comes back on leaving: the network may go on
+        training (a continued fit) with another solver.
+        """
+        momenta = [(layer, layer.momentum) for layer in self.layers if hasattr(layer, "momentum")]
+        for layer, _ in momenta:
+            layer.momentum = 0.0
+        try:
+            yield self
+        finally:
+            for layer, momentum in momenta:
+                layer.momentum = momentum
 
     def largest_product(self, n_rows):
         """Multiply-adds of the largest product a pass over ``n_rows`` rows makes."""
+        if self._product_per_row is None:
+            self._product_per_row = max(layer.product_per_row() for layer in self.layers)
         return n_rows * self._product_per_row
 
     # -- the passes --------------------------------------------------------------
@@ -284,9 +349,9 @@ class Network:
         else:
             run = ws.prediction_run
         ws.run, inputs, x = run, ws.inputs, X
-        for index, (layer, layer_ws) in enumerate(zip(self.layers, ws.layers, strict=True)):
+        for index, forward, layer_ws in ws.forward_steps:
             inputs[index] = x
-            x = layer.forward(x, layer_ws, run)
+            x = forward(x, layer_ws, run)
         return ws
 
     def backward(self, X, ws):
@@ -308,12 +373,9 @@ class Network:
 
     def _backward(self, ws, delta, run, first_into):
         """The layers' backward passes, last to first; returns what the first sends back."""
-        layer_workspaces, inputs = ws.layers, ws.inputs
-        for index in range(len(self.layers) - 1, -1, -1):
-            into = layer_workspaces[index - 1].delta if index > 0 else first_into
-            delta = self.layers[index].backward(
-                delta, inputs[index], layer_workspaces[index], run, into
-            )
+        inputs = ws.inputs
+        for index, backward, layer_ws, into in ws.backward_steps:
+            delta = backward(delta, inputs[index], layer_ws, run, into if index else first_into)
         return delta
 
     def output_gradient(self, ws, columns, signs):
@@ -343,7 +405,8 @@ class Network:
         :meth:`gradient_workspace` from it.
         """
         n_rows = X.shape[0]
-        chunk_rows = self._chunk_rows if chunk_rows is None else chunk_rows
+        if chunk_rows is None:
+            chunk_rows = self._chunk_rows or self._default_chunk_rows()
         result = None
         for start in range(0, max(n_rows, 1), chunk_rows):  # 0 rows: one empty chunk
             stop = min(start + chunk_rows, n_rows)
@@ -363,6 +426,13 @@ class Network:
             if between_chunks is not None and stop < n_rows:
                 between_chunks()
         return result
+
+    def _default_chunk_rows(self):
+        """Rows per chunk that keep a chunk's workspace near ``PREDICT_CHUNK_BYTES``."""
+        bytes_per_row = sum(layer.bytes_per_row(self.dtype.itemsize) for layer in self.layers)
+        rows = max(PREDICT_CHUNK_BYTES // bytes_per_row, 64)
+        self._chunk_rows = min(rows, PREDICT_MAX_CHUNK_ROWS)
+        return self._chunk_rows
 
     def _thread_workspace(self, n_rows):
         """This thread's prediction workspace for ``n_rows`` rows (a few sizes are kept)."""

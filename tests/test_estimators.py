@@ -127,6 +127,46 @@ def test_partial_fit_equals_fit_epoch_by_epoch(classification, solver):
     assert incremental.n_iter_ == 4 and incremental.t_ == fitted.t_
 
 
+def _reloaded(model):
+    """``model`` through pickle: the same fitted state, without the network its fit kept."""
+    return pickle.loads(pickle.dumps(model))
+
+
+@pytest.mark.parametrize(
+    "change", [{}, {"dropout": 0.3}, {"batch_normalization_momentum": 0.5}, {"dtype": "float32"}]
+)
+def test_partial_fit_continues_the_kept_network_as_it_would_the_fitted_arrays(
+    classification, change
+):
+    # A continued fit copies the network the last fit kept; a loaded model has none and
+    # builds one from its fitted arrays. Both must train the same bits, also when a
+    # parameter changed in between.
+    X, y = classification
+    params = dict(hidden_layer_sizes=(6, 6), batch_normalization=True, random_state=0)
+    kept = BackpropClassifier(**params).partial_fit(X, y, classes=np.unique(y))
+    loaded = kept
+    for _ in range(2):
+        loaded = _reloaded(loaded).set_params(**change)
+        loaded.partial_fit(X, y)
+        kept.set_params(**change).partial_fit(X, y)
+    assert_same_weights(kept, loaded)
+    np.testing.assert_array_equal(kept.running_means_[0], loaded.running_means_[0])
+    assert kept.coefs_[0].dtype == np.dtype(change.get("dtype", "float64"))
+
+
+def test_partial_fit_leaves_arrays_taken_from_the_previous_model_alone(classification):
+    X, y = classification
+    model = BackpropClassifier(random_state=0).partial_fit(X, y, classes=np.unique(y))
+    taken, before = model.coefs_[0], model.coefs_[0].copy()
+    shallow = copy.copy(model)
+    predicted = shallow.predict_proba(X)
+    model.partial_fit(X, y)
+    assert model.coefs_[0] is not taken
+    np.testing.assert_array_equal(taken, before)
+    np.testing.assert_array_equal(shallow.predict_proba(X), predicted)
+    assert not np.array_equal(model.predict_proba(X), predicted)
+
+
 def test_partial_fit_needs_classes_on_first_call_and_rejects_unseen_labels(classification):
     X, y = classification
     with pytest.raises(ValueError, match="classes must be passed"):

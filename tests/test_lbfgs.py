@@ -1,5 +1,6 @@
 """solver="lbfgs": full-batch L-BFGS, including scikit-learn's own lbfgs tests translated."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -159,6 +160,20 @@ def test_warm_start_goes_on_from_the_previous_weights():
     first = model.loss_
     quiet_fit(model, X_digits, y_digits)
     assert len(model.loss_curve_) == 10 and model.loss_ < first
+
+
+def test_a_solver_after_lbfgs_keeps_batch_normalizations_momentum():
+    # lbfgs sets the running statistics to the latest evaluation's (momentum 0) while it
+    # runs; a warm start with another solver then averages them with the usual momentum.
+    params = dict(solver="lbfgs", batch_normalization=True, hidden_layer_sizes=(8,), max_iter=3)
+    model = quiet_fit(
+        BackpropClassifier(**params, warm_start=True, random_state=0), X_digits, y_digits
+    )
+    loaded = pickle.loads(pickle.dumps(model))  # no network kept: built from the arrays
+    for continued in (model, loaded):
+        quiet_fit(continued.set_params(solver="adam", max_iter=2), X_digits, y_digits)
+    np.testing.assert_array_equal(model.running_means_[0], loaded.running_means_[0])
+    np.testing.assert_array_equal(model.coefs_[0], loaded.coefs_[0])
 
 
 def test_ctrl_c_keeps_the_last_accepted_iterate(monkeypatch):

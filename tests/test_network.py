@@ -197,6 +197,43 @@ def test_snapshot_and_restore_go_back_to_the_same_weights():
         np.testing.assert_array_equal(coef, expected + 1)
 
 
+def test_a_copy_trains_on_its_own_buffers_as_the_original_would():
+    rng = np.random.default_rng(0)
+    network = dense_network([4, 5, 5, 3], "tanh", "softmax", np.float64, batch_normalization=True)
+    network.initialize(rng)
+    X = rng.normal(size=(7, 4))
+    ws = network.forward(X, training=True)  # moves the running statistics off their start
+    ws.output_delta[...] = 1.0
+    network.backward(X, ws)
+    twin = network.copy()
+    for buffer in ("params", "statistics"):
+        np.testing.assert_array_equal(getattr(twin, buffer), getattr(network, buffer))
+        assert not np.shares_memory(getattr(twin, buffer), getattr(network, buffer))
+    assert not twin.grads.any()  # as a new network's
+    assert all(mine is not theirs for mine, theirs in zip(twin.layers, network.layers, strict=True))
+    for arrays in twin.fitted_arrays().values():
+        assert all(
+            np.shares_memory(a, twin.params) or np.shares_memory(a, twin.statistics) for a in arrays
+        )
+    before = network.params.copy()
+    twin.coefs[0][0, 0] += 1.0
+    np.testing.assert_array_equal(network.params, before)
+    twin.coefs[0][0, 0] = network.coefs[0][0, 0]
+    for model in (network, twin):
+        ws = model.forward(X, training=True)
+        ws.output_delta[...] = 1.0
+        model.backward(X, ws)
+    np.testing.assert_array_equal(twin.grads, network.grads)
+    np.testing.assert_array_equal(twin.statistics, network.statistics)
+
+
+def test_latest_statistics_gives_the_layers_their_momentum_back():
+    network = dense_network([3, 4, 2], "relu", "softmax", np.float64, batch_normalization=True)
+    with network.latest_statistics():
+        assert network.layers[0].momentum == 0.0
+    assert network.layers[0].momentum == 0.9
+
+
 def _weighted_scale(rng, n):
     weights = rng.uniform(0.1, 3.0, n)
     weights[0] = 0.0  # a row that counts for nothing, in the statistics too

@@ -83,22 +83,24 @@ class _Affine(Layer):
     def product_per_row(self):
         return self.fan_in * self.width
 
-    def _affine_gradients(self, delta, x, ws, run, bias_free=False):
-        matmul_into(x.T, delta, self.grad_coef)
-        if bias_free:
-            # Normalised by its batch, the bias is redundant (beta): its gradient is
-            # zero exactly, not rounding noise that adaptive solvers blow up into steps.
-            self.grad_intercept[...] = 0.0
-        else:
-            np.dot(run.ones, delta, out=self.grad_intercept)
+    def _affine_backward(self, delta, x, run, into, bias_free=False):
+        """The affine map's share of the backward pass, from ``delta = d loss / d z``.
 
-    def _input_delta(self, delta, into, run):
-        """``d loss / d x = delta W^T``, into the previous layer's buffer (or a new array).
-
+        With ``run.gradients``: ``dW = x^T delta`` and ``db``, the column sums
+        of ``delta`` (zero when ``bias_free``). Then ``d loss / d x = delta W^T``
+        into the previous layer's buffer (or a new array, or not at all).
         Training multiplies by the thin copy of ``W^T``; the gradient to the
         inputs alone by the view, whichever network it runs in, so that its
         bits do not depend on whether the network can also train.
         """
+        if run.gradients:
+            matmul_into(x.T, delta, self.grad_coef)
+            if bias_free:
+                # Normalised by its batch, the bias is redundant (beta): its gradient is
+                # zero exactly, not rounding noise that adaptive solvers blow up into steps.
+                self.grad_intercept[...] = 0.0
+            else:
+                np.dot(run.ones, delta, out=self.grad_intercept)
         if into is None:
             return None
         if into is NEW:
@@ -262,10 +264,8 @@ class DenseBlock(_Affine):
                 )
             else:  # prediction mode: an affine map, whose factor the chain rule takes
                 delta *= ws.batch_stats.factor
-        if run.gradients:
-            bias_free = self.normalization is not None and ws.batch_stats.from_batch
-            self._affine_gradients(delta, x, ws, run, bias_free)
-        into = self._input_delta(delta, into, run)
+        bias_free = self.normalization is not None and ws.batch_stats.from_batch
+        into = self._affine_backward(delta, x, run, into, bias_free)
         if into is not None and self.skip:
             into += ws.skip_delta
         return into
@@ -311,9 +311,7 @@ class OutputLayer(_Affine):
         return ws.output
 
     def backward(self, delta, x, ws, run, into):
-        if run.gradients:
-            self._affine_gradients(delta, x, ws, run)
-        return self._input_delta(delta, into, run)
+        return self._affine_backward(delta, x, run, into)
 
     def output_gradient(self, ws, columns, signs):
         """``d F / d z`` per row, ``F`` the output ``columns`` of each row (times ``signs``)."""
