@@ -12,7 +12,9 @@ The network calls, for each layer:
 - ``parameters()`` / ``statistics()``: the declarations, once the layer
   knows its input width;
 - ``bind(values, gradients, statistics)``: dicts of views by declared name
-  (``gradients`` is None for a network that only predicts);
+  (``gradients`` is None for a network that only predicts); what it makes
+  from them is the binding's, as ``Network.copy`` binds a shallow copy of
+  the layer to new buffers;
 - ``initialize(rng, initializer)``: draw the parameters;
 - ``workspace(n_rows, dtype, training)``: every buffer one pass over
   ``n_rows`` rows needs, made once per batch size and reused;
