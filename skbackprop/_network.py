@@ -44,9 +44,10 @@ class _Workspace:
     and writes).
     """
 
-    def __init__(self, layers, n_rows, dtype, training):
+    def __init__(self, layers, n_rows, dtype, training, n_steps=None):
         self.training = training
-        self.layers = [layer.workspace(n_rows, dtype, training) for layer in layers]
+        steps = {} if n_steps is None else {"n_steps": n_steps}  # series: the sequence layers'
+        self.layers = [layer.workspace(n_rows, dtype, training, **steps) for layer in layers]
         self.inputs = [None] * len(layers)  # each layer's input in the last forward pass
         # The passes' loops, bound once: a small network's step is short enough for
         # the per-layer lookups to show.
@@ -78,6 +79,17 @@ class _Workspace:
         self.prediction_run = Run(False, False, None, None, self.ones)
         self.training_run = Run(True, True, None, None, self.ones)
         self.run = None
+        # Series of unequal lengths: ones on each row's steps (see Run).
+        self.mask = None if n_steps is None else np.empty((n_rows, n_steps, 1), dtype=dtype)
+
+    def set_lengths(self, run, lengths):
+        """Put ``lengths`` (each row's number of steps, or None: all of them) into ``run``."""
+        n_steps = None if self.mask is None else self.mask.shape[1]
+        if lengths is None or n_steps is None or (lengths >= n_steps).all():
+            run.lengths = run.mask = None
+            return
+        np.less(np.arange(n_steps)[None, :, None], lengths[:, None, None], out=self.mask)
+        run.lengths, run.mask = lengths, self.mask
 
 
 def _layout(declared, kinds):
@@ -98,6 +110,11 @@ def _layout(declared, kinds):
             layout.append((index, declaration, start, stop))
             start = stop
     return layout, start
+
+
+def _steps(X):
+    """The number of steps of a batch of series ``(n_rows, n_steps, channels)``; None for rows."""
+    return X.shape[1] if X.ndim == 3 else None
 
 
 def _slices(flat, layout):
@@ -307,14 +324,14 @@ class Network:
 
     # -- the passes --------------------------------------------------------------
 
-    def _workspace(self, n_rows, training):
-        key = (n_rows, training)
+    def _workspace(self, X, training):
+        key = (X.shape[0], _steps(X), training)
         workspace = self._workspaces.get(key)
         if workspace is None:
             # A fit meets two batch sizes (full and last) and predict two chunk sizes.
             if len(self._workspaces) >= 8:
                 self._workspaces.clear()
-            workspace = _Workspace(self.layers, n_rows, self.dtype, training)
+            workspace = _Workspace(self.layers, X.shape[0], self.dtype, training, _steps(X))
             self._workspaces[key] = workspace
         return workspace
 
@@ -322,11 +339,13 @@ class Network:
         """Let go of the training workspaces (a trained network that goes on to predict)."""
         self._workspaces.clear()
 
-    def gradient_workspace(self, n_rows):
+    def gradient_workspace(self, n_rows, n_steps=None):
         """A workspace for :meth:`input_gradient` (and MC-dropout): one that keeps masks."""
-        return _Workspace(self.layers, n_rows, self.dtype, True)
+        return _Workspace(self.layers, n_rows, self.dtype, True, n_steps)
 
-    def forward(self, X, training=False, rng=None, ws=None, row_weights=None, dropout=None):
+    def forward(
+        self, X, training=False, rng=None, ws=None, row_weights=None, dropout=None, lengths=None
+    ):
         """Forward pass over the rows of ``X``; returns the workspace holding it.
 
         With ``training=True`` dropout is applied (masks drawn from ``rng``),
@@ -337,9 +356,11 @@ class Network:
         dropout without the rest, as MC-dropout predicts, in a workspace of
         :meth:`gradient_workspace`. The returned arrays are reused by the
         next call, unless the caller passes a workspace ``ws`` of its own.
+        Series, ``(n_rows, n_steps, channels)``, may come with ``lengths``,
+        each row's number of steps (padded at the end to ``n_steps``).
         """
         if ws is None:
-            ws = self._workspace(X.shape[0], training)
+            ws = self._workspace(X, training)
         if training:
             ws.row_weights = 1.0 / X.shape[0] if row_weights is None else row_weights
         if training or dropout:  # this workspace's training Run, updated in place
@@ -348,6 +369,8 @@ class Network:
             run.rng, run.row_weights = rng, ws.row_weights
         else:
             run = ws.prediction_run
+        if ws.mask is not None:
+            ws.set_lengths(run, lengths)
         ws.run, inputs, x = run, ws.inputs, X
         for index, forward, layer_ws in ws.forward_steps:
             inputs[index] = x
@@ -382,16 +405,16 @@ class Network:
         """``d F / d z(L)`` per row, ``F`` the output ``columns`` of each row (times ``signs``)."""
         return self.layers[-1].output_gradient(ws.layers[-1], columns, signs)
 
-    def predict(self, X, logits=False, chunk_rows=None, between_chunks=None):
+    def predict(self, X, logits=False, chunk_rows=None, between_chunks=None, lengths=None):
         """Output activations (or the logits) for every row of ``X``, chunk by chunk.
 
         Each thread works in workspaces of its own, so threads may predict with
         one network at once. ``between_chunks()``, if given, is called after
-        every chunk but the last.
+        every chunk but the last. ``lengths``: as :meth:`forward`'s.
         """
 
         def outputs(chunk, ws, rows):
-            self.forward(chunk, ws=ws)
+            self.forward(chunk, ws=ws, lengths=None if lengths is None else lengths[rows])
             return ws.logits if logits else ws.output
 
         return self.map_chunks(X, outputs, chunk_rows, between_chunks)
@@ -404,9 +427,11 @@ class Network:
         ``workspaces`` (a dict the caller keeps across calls), a
         :meth:`gradient_workspace` from it.
         """
-        n_rows = X.shape[0]
+        n_rows, n_steps = X.shape[0], _steps(X)
         if chunk_rows is None:
             chunk_rows = self._chunk_rows or self._default_chunk_rows()
+            if n_steps is not None:  # the sizes per row are per step
+                chunk_rows = max(chunk_rows // n_steps, 1)
         result = None
         for start in range(0, max(n_rows, 1), chunk_rows):  # 0 rows: one empty chunk
             stop = min(start + chunk_rows, n_rows)
@@ -414,11 +439,12 @@ class Network:
             if chunk.dtype != self.dtype:
                 chunk = chunk.astype(self.dtype)
             if workspaces is None:
-                ws = self._thread_workspace(stop - start)
+                ws = self._thread_workspace(stop - start, n_steps)
             else:  # a call meets two sizes: its chunks', and the last chunk's
                 ws = workspaces.get(stop - start)
                 if ws is None:
-                    ws = workspaces[stop - start] = self.gradient_workspace(stop - start)
+                    ws = self.gradient_workspace(stop - start, n_steps)
+                    workspaces[stop - start] = ws
             values = compute(chunk, ws, slice(start, stop))
             if result is None:
                 result = np.empty((n_rows, *values.shape[1:]), dtype=values.dtype)
@@ -434,15 +460,15 @@ class Network:
         self._chunk_rows = min(rows, PREDICT_MAX_CHUNK_ROWS)
         return self._chunk_rows
 
-    def _thread_workspace(self, n_rows):
+    def _thread_workspace(self, n_rows, n_steps=None):
         """This thread's prediction workspace for ``n_rows`` rows (a few sizes are kept)."""
         workspaces = getattr(self._thread_workspaces, "by_rows", None)
         if workspaces is None:
             workspaces = self._thread_workspaces.by_rows = {}
-        ws = workspaces.get(n_rows)
+        ws = workspaces.get((n_rows, n_steps))
         if ws is None:
             if len(workspaces) >= 4:
                 workspaces.clear()
-            ws = _Workspace(self.layers, n_rows, self.dtype, False)
-            workspaces[n_rows] = ws
+            ws = _Workspace(self.layers, n_rows, self.dtype, False, n_steps)
+            workspaces[(n_rows, n_steps)] = ws
         return ws

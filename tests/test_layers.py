@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from skbackprop._activations import HIDDEN_ACTIVATIONS
-from skbackprop._layers import LAYERS, NEW, PARAMETER_KINDS, STATISTIC_KINDS, Layer, Run, build
+from skbackprop._layers import (
+    LAYERS,
+    NEW,
+    PARAMETER_KINDS,
+    POOLINGS,
+    STATISTIC_KINDS,
+    Layer,
+    Run,
+    build,
+)
 
 # Example options of each kind; every kind in LAYERS needs at least one.
 EXAMPLES = {
@@ -20,19 +29,35 @@ EXAMPLES = {
         for normalized, skip in [(False, False), (True, False), (False, True), (True, True)]
     ],
     "output": [{"output_activation": name} for name in ("identity", "logistic", "softmax", "exp")],
+    "conv": [
+        {"kernel_size": taps, "activation": name, "normalized": normalized}
+        for taps in (1, 2, 3, 4)
+        for name in ("relu", "tanh", "gelu")
+        for normalized in (False, True)
+    ],
+    "pool": [{"pooling": pooling} for pooling in POOLINGS],
 }
 BASE = {
     "dense": {"fan_in": 5, "width": 5, "dropout": 0.0, "momentum": 0.9, "first": False},
     "output": {"fan_in": 5, "width": 3, "init_activation": "relu", "first": False},
+    "conv": {"fan_in": 3, "width": 4, "momentum": 0.9, "first": False},
+    "pool": {"fan_in": 3},
 }
-N_ROWS = 7
+# Kinds whose input is a batch of series, (rows, steps, channels).
+SEQUENCE_KINDS = {"conv", "pool"}
+N_ROWS, N_STEPS = 7, 5
+# Each row's steps: the series of unequal lengths, padded to N_STEPS.
+LENGTHS = np.array([5, 1, 3, 5, 2, 4, 5])
 
 
 def _cases():
     return [
-        pytest.param(kind, {**BASE[kind], **options}, id=f"{kind}-{options}")
+        pytest.param(kind, {**BASE[kind], **options}, lengths, id=f"{kind}-{options}-{name}")
         for kind, examples in EXAMPLES.items()
         for options in examples
+        for name, lengths in (
+            [("equal", None), ("unequal", LENGTHS)] if kind in SEQUENCE_KINDS else [("rows", None)]
+        )
     ]
 
 
@@ -54,14 +79,23 @@ def _bound(layer, rng):
     return values, grads
 
 
-def _run(training, n_rows, gradients=True):
-    return Run(training, False, None, 1.0 / n_rows, np.ones(n_rows), gradients)
+def _run(training, n_rows, gradients=True, lengths=None):
+    run = Run(training, False, None, 1.0 / n_rows, np.ones(n_rows), gradients)
+    if lengths is not None:
+        run.lengths = lengths
+        run.mask = (np.arange(N_STEPS)[None, :, None] < lengths[:, None, None]).astype(float)
+    return run
 
 
-def _objective(layer, x, weights, training):
+def _workspace(layer, x, training):
+    steps = {"n_steps": x.shape[1]} if x.ndim == 3 else {}
+    return layer.workspace(len(x), np.float64, training, **steps)
+
+
+def _objective(layer, x, weights, training, lengths=None):
     """``sum(weights * what backward differentiates)``: the output, or the output layer's z."""
-    ws = layer.workspace(len(x), np.float64, training)
-    output = layer.forward(x, ws, _run(training, len(x)))
+    ws = _workspace(layer, x, training)
+    output = layer.forward(x, ws, _run(training, len(x), lengths=lengths))
     return float(np.sum(weights * (ws.logits if hasattr(ws, "logits") else output)))
 
 
@@ -78,9 +112,9 @@ def _numeric(f, array, step=1e-6):
     return gradient
 
 
-def _analytic(layer, x, weights, training, gradients=True):
-    ws = layer.workspace(len(x), np.float64, True)
-    run = _run(training, len(x), gradients)
+def _analytic(layer, x, weights, training, gradients=True, lengths=None):
+    ws = _workspace(layer, x, True)
+    run = _run(training, len(x), gradients, lengths)
     layer.forward(x, ws, run)
     into = np.empty_like(x)
     returned = layer.backward(weights.copy(), x, ws, run, into)
@@ -93,28 +127,30 @@ def _problem(kind, options, seed):
     rng = np.random.default_rng(seed)
     layer = build([(kind, options)])[0]
     values, grads = _bound(layer, rng)
-    x = rng.normal(size=(N_ROWS, layer.fan_in))
-    return layer, values, grads, x, rng.normal(size=(N_ROWS, layer.width))
+    steps = (N_STEPS,) if kind in SEQUENCE_KINDS else ()
+    x = rng.normal(size=(N_ROWS, *steps, layer.fan_in))
+    output_steps = steps if kind != "pool" else ()
+    return layer, values, grads, x, rng.normal(size=(N_ROWS, *output_steps, layer.width))
 
 
-@pytest.mark.parametrize("kind, options", _cases())
-def test_backward_in_training_matches_finite_differences(kind, options):
+@pytest.mark.parametrize("kind, options, lengths", _cases())
+def test_backward_in_training_matches_finite_differences(kind, options, lengths):
     layer, values, grads, x, weights = _problem(kind, options, seed=0)
-    input_gradient = _analytic(layer, x, weights, training=True)
+    input_gradient = _analytic(layer, x, weights, training=True, lengths=lengths)
 
     def f():
-        return _objective(layer, x, weights, training=True)
+        return _objective(layer, x, weights, training=True, lengths=lengths)
 
     np.testing.assert_allclose(input_gradient, _numeric(f, x), rtol=1e-5, atol=1e-7)
     for name, value in values.items():
         np.testing.assert_allclose(grads[name], _numeric(f, value), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("kind, options", _cases())
-def test_input_gradient_in_prediction_mode_fills_no_parameter_gradient(kind, options):
+@pytest.mark.parametrize("kind, options, lengths", _cases())
+def test_input_gradient_in_prediction_mode_fills_no_parameter_gradient(kind, options, lengths):
     layer, _, grads, x, weights = _problem(kind, options, seed=1)
-    input_gradient = _analytic(layer, x, weights, training=False, gradients=False)
-    numeric = _numeric(lambda: _objective(layer, x, weights, training=False), x)
+    input_gradient = _analytic(layer, x, weights, False, gradients=False, lengths=lengths)
+    numeric = _numeric(lambda: _objective(layer, x, weights, False, lengths), x)
     np.testing.assert_allclose(input_gradient, numeric, rtol=1e-5, atol=1e-7)
     assert all(not grad.any() for grad in grads.values())
 

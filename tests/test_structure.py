@@ -24,6 +24,8 @@ LAYERS = {
         "_layers",
         "_layers._base",
         "_layers.dense",
+        "_layers.normalized",
+        "_layers.sequence",
         "_losses",
         "_network",
         "_normalization",

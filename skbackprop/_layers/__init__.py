@@ -7,9 +7,10 @@ contributor guide (CONTRIBUTING.md) walks through the dense block.
 
 from ._base import NEW, PARAMETER_KINDS, PENALISED, STATISTIC_KINDS, Layer, Parameter, Run
 from .dense import THIN_LAYER_UNITS, DenseBlock, OutputLayer, dense_specs, residual_layers
+from .sequence import POOLINGS, ConvBlock, TimePooling
 
 # Every kind of layer, by the name a spec gives it.
-LAYERS = {"dense": DenseBlock, "output": OutputLayer}
+LAYERS = {"dense": DenseBlock, "output": OutputLayer, "conv": ConvBlock, "pool": TimePooling}
 
 
 def build(specs):
@@ -24,16 +25,19 @@ def dense_stack(layer_sizes, activation, output_activation, dropout=None, **opti
 
 __all__ = [
     "LAYERS",
+    "POOLINGS",
     "NEW",
     "PARAMETER_KINDS",
     "PENALISED",
     "STATISTIC_KINDS",
     "THIN_LAYER_UNITS",
+    "ConvBlock",
     "DenseBlock",
     "Layer",
     "OutputLayer",
     "Parameter",
     "Run",
+    "TimePooling",
     "build",
     "dense_specs",
     "dense_stack",

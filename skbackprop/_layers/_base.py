@@ -16,8 +16,9 @@ The network calls, for each layer:
   from them is the binding's, as ``Network.copy`` binds a shallow copy of
   the layer to new buffers;
 - ``initialize(rng, initializer)``: draw the parameters;
-- ``workspace(n_rows, dtype, training)``: every buffer one pass over
-  ``n_rows`` rows needs, made once per batch size and reused;
+- ``workspace(n_rows, dtype, training, n_steps=1)``: every buffer one pass
+  over ``n_rows`` rows (series of ``n_steps`` steps, for the sequence
+  layers) needs, made once per batch shape and reused;
 - ``forward(x, ws, run)`` -> the layer's output (often a buffer of ``ws``);
 - ``backward(delta, x, ws, run, into)``: ``delta`` is ``d loss / d output``,
   which the layer may overwrite; it fills its parameters' gradients (when
@@ -77,18 +78,24 @@ class Run:
     scale: a float, or a column summing to one). ``ones``: a vector of
     ones of the batch's length, for column sums by BLAS. ``gradients``:
     whether ``backward`` fills the parameters' gradients (False for the
-    gradient with respect to the input alone).
+    gradient with respect to the input alone). For series of unequal
+    lengths, ``lengths`` holds each row's number of steps and ``mask``,
+    ``(n_rows, n_steps, 1)``, ones on them and zeros on the padding; both
+    are None when every series has all the steps.
 
     A workspace keeps one for training and one for prediction, which the
     network updates in place: making a new one on every batch costs a
     small network's step a measurable share.
     """
 
-    __slots__ = ("training", "drop", "rng", "row_weights", "ones", "gradients")
+    __slots__ = ("training", "drop", "rng", "row_weights", "ones", "gradients", "lengths", "mask")
 
-    def __init__(self, training, drop, rng, row_weights, ones, gradients=True):
+    def __init__(
+        self, training, drop, rng, row_weights, ones, gradients=True, lengths=None, mask=None
+    ):
         self.training, self.drop, self.rng = training, drop, rng
         self.row_weights, self.ones, self.gradients = row_weights, ones, gradients
+        self.lengths, self.mask = lengths, mask
 
     def _replace(self, **changes):
         """A new Run with ``changes`` (as a NamedTuple's ``_replace``)."""

@@ -25,8 +25,9 @@ its canonical loss (see ``_losses``).
 import numpy as np
 
 from .._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .._normalization import BatchNormalization, BatchStatistics, fold
-from ._base import NEW, Layer, Parameter, Statistic
+from .._normalization import BatchStatistics, fold
+from ._base import NEW, Layer, Parameter
+from .normalized import Normalized
 
 # Layers with at most this many units (the output layer, typically) send deltas
 # back through a contiguous transposed copy of their weights: OpenBLAS
@@ -148,7 +149,7 @@ class _BlockWorkspace:
         self.dropped = False
 
 
-class DenseBlock(_Affine):
+class DenseBlock(Normalized, _Affine):
     """A hidden layer: dense -> (batch normalization) -> activation -> (dropout) -> (+ input).
 
     Parameters
@@ -178,41 +179,17 @@ class DenseBlock(_Affine):
         self.momentum = momentum
 
     def parameters(self):
-        parameters = super().parameters()
-        if self.normalized:
-            parameters += [
-                Parameter("gamma", (self.width,), "scales", "gammas_"),
-                Parameter("beta", (self.width,), "shifts", "betas_"),
-            ]
-        return parameters
-
-    def statistics(self):
-        if not self.normalized:
-            return []
-        return [
-            Statistic("running_mean", (self.width,), "means", "running_means_"),
-            Statistic("running_variance", (self.width,), "variances", "running_variances_", 1.0),
-        ]
+        return super().parameters() + self.normalization_parameters()
 
     def bind(self, values, gradients, statistics):
         super().bind(values, gradients, statistics)
-        self.normalization = None
-        if self.normalized:
-            self.normalization = BatchNormalization(
-                values["gamma"],
-                values["beta"],
-                None if gradients is None else gradients["gamma"],
-                None if gradients is None else gradients["beta"],
-                statistics["running_mean"],
-                statistics["running_variance"],
-            )
+        self.bind_normalization(values, gradients, statistics)
 
     def initialize(self, rng, initializer):
         super().initialize(rng, initializer)
-        if self.normalized:  # batch normalization starts as the identity
-            self.normalization.gamma[...] = 1.0
+        self.start_normalization()
 
-    def workspace(self, n_rows, dtype, training):
+    def workspace(self, n_rows, dtype, training, n_steps=1):
         return _BlockWorkspace(self, n_rows, dtype, training)
 
     def bytes_per_row(self, itemsize):
@@ -298,7 +275,7 @@ class OutputLayer(_Affine):
         self.output_activation = output_activation
         self._output_f = OUTPUT_ACTIVATIONS[output_activation]
 
-    def workspace(self, n_rows, dtype, training):
+    def workspace(self, n_rows, dtype, training, n_steps=1):
         return _OutputWorkspace(n_rows, self.width, dtype)
 
     def bytes_per_row(self, itemsize):

@@ -1,0 +1,266 @@
+"""Sequence layers: 1-D convolution blocks and pooling over time.
+
+Inside the network a batch of series is ``(n_rows, n_steps, channels)``:
+channels last, so that every step of every series is one row of a matrix
+and the convolution is one matrix product. Series of unequal lengths are
+padded at the end; the pass's ``run.mask``, ``(n_rows, n_steps, 1)`` with
+ones on each series' own steps (None when every series is full length),
+keeps the padding out of every result, so a series gives the same output
+whatever it is batched with.
+
+A convolution block computes, for ``K`` taps, ``O`` filters and ``I`` input
+channels, with PyTorch's ``padding="same"`` (``left = (K - 1) // 2`` zeros
+before the series, the rest after) and stride 1::
+
+    u[n, t, i, k] = x_padded[n, t + k, i]                 the taps, unfolded
+    z[n, t, o]    = sum_{i,k} u[n, t, i, k] W[o, i, k] + b[o]
+    z = gamma * z_hat + beta        batch normalization over the valid steps
+    a = f(z) * mask
+
+``W`` is in PyTorch's ``Conv1d`` layout ``(O, I, K)``, whose rows are the
+unfolded taps' columns, so the product needs no copy of the weights. The
+backward pass is the same products transposed: ``dW = delta^T u``,
+``du = delta W`` and ``dx`` the sum of ``du``'s taps shifted back.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._activations import HIDDEN_ACTIVATIONS
+from .._normalization import BatchStatistics
+from ._base import NEW, Layer, Parameter
+from .dense import matmul_into
+from .normalized import Normalized
+
+POOLINGS = ("average", "max", "last")
+
+
+def step_weights(row_weights, mask, n_rows, n_steps):
+    """Each valid step's weight in batch statistics over steps: the rows' weights, spread.
+
+    A row of weight ``s`` spreads it evenly over its valid steps, scaled so
+    that all weights sum to one: ``1 / (n_rows * n_steps)`` for equal lengths
+    and equal weights (as PyTorch's ``BatchNorm1d``), a float then; otherwise
+    a column with one weight per ``(row, step)``.
+    """
+    if mask is None and isinstance(row_weights, float):
+        return row_weights / n_steps
+    weights = np.broadcast_to(
+        np.asarray(row_weights, dtype=float).reshape(-1, 1, 1), (n_rows, n_steps, 1)
+    )
+    if mask is not None:
+        weights = weights * mask
+    return (weights / weights.sum()).reshape(-1, 1)
+
+
+class _ConvWorkspace:
+    def __init__(self, block, n_rows, n_steps, dtype, training):
+        fan_in, width, taps = block.fan_in, block.width, block.kernel_size
+        rows = n_rows * n_steps
+        self.padded = np.zeros((n_rows, n_steps + taps - 1, fan_in), dtype=dtype)
+        self.unfolded = np.empty((n_rows, n_steps, fan_in, taps), dtype=dtype)
+        self.hidden = np.empty((rows, width), dtype=dtype)
+        self.scratch = np.empty((rows, width), dtype=dtype)
+        mask_dtype = block.step.mask_dtype
+        self.activation_mask = (
+            np.empty((rows, width), dtype=dtype if mask_dtype is float else mask_dtype)
+            if training
+            else None
+        )
+        self.delta = np.empty((n_rows, n_steps, width), dtype=dtype) if training else None
+        # The gradient of the unfolded taps, and of the padded input it came from.
+        self.unfolded_delta = np.empty((rows, fan_in * taps), dtype=dtype) if training else None
+        self.padded_delta = np.empty_like(self.padded) if training else None
+        self.batch_stats = (
+            BatchStatistics(rows if training else 0, width, dtype) if block.normalized else None
+        )
+        self.ones = np.ones(rows, dtype=dtype)
+        self.step_weights = None
+
+
+class ConvBlock(Normalized, Layer):
+    """A 1-D convolution block: conv (``padding="same"``) -> (batch normalization) -> activation.
+
+    Parameters
+    ----------
+    fan_in, width : int
+        Input channels and filters.
+    kernel_size : int
+        Taps of each filter.
+    activation : str
+        A key of ``HIDDEN_ACTIVATIONS``.
+    normalized : bool
+        Batch normalization over the batch's valid steps, per filter.
+    momentum : float
+        Weight of the old value in batch normalization's running statistics.
+    first : bool
+        Whether the input is the data (no delta is sent back in training).
+    """
+
+    PREFIX = "conv_"
+
+    def __init__(self, fan_in, width, kernel_size, activation, normalized, momentum, first):
+        self.fan_in, self.width = int(fan_in), int(width)
+        self.kernel_size = int(kernel_size)
+        self.left = (self.kernel_size - 1) // 2
+        self.coef_shape = (self.width, self.fan_in, self.kernel_size)
+        self.activation = activation
+        self.step = HIDDEN_ACTIVATIONS[activation]
+        self.normalized = bool(normalized)
+        self.momentum = momentum
+        self.first = first
+
+    def parameters(self):
+        return [
+            Parameter("coef", self.coef_shape, "weights", "conv_coefs_"),
+            Parameter("intercept", (self.width,), "biases", "conv_intercepts_"),
+            *self.normalization_parameters(),
+        ]
+
+    def bind(self, values, gradients, statistics):
+        self.coef, self.intercept = values["coef"], values["intercept"]
+        # The weights as the product reads them: row o holds filter o's taps, (i, k) in order.
+        self._matrix = self.coef.reshape(self.width, -1)
+        self.grad_coef = self.grad_intercept = self._grad_matrix = None
+        if gradients is not None:
+            self.grad_coef, self.grad_intercept = gradients["coef"], gradients["intercept"]
+            self._grad_matrix = self.grad_coef.reshape(self.width, -1)
+        self.bind_normalization(values, gradients, statistics)
+
+    def initialize(self, rng, initializer):
+        # The fan-in counts the taps (in_channels * K, as PyTorch's and Keras'), the
+        # fan-out the filters; a filter's weights are a column of the drawn matrix.
+        weights, biases = initializer(
+            self.fan_in * self.kernel_size, self.width, rng, self.activation
+        )
+        self._matrix[...] = weights.T
+        self.intercept[...] = biases
+        self.start_normalization()
+
+    def workspace(self, n_rows, dtype, training, n_steps=1):
+        return _ConvWorkspace(self, n_rows, n_steps, dtype, training)
+
+    def product_per_row(self):
+        return self.fan_in * self.kernel_size * self.width  # per step
+
+    def bytes_per_row(self, itemsize):  # per step: taps unfolded, z, its scratch and mask
+        return itemsize * (self.fan_in * (self.kernel_size + 1) + 2 * self.width) + self.width
+
+    def forward(self, x, ws, run):
+        n_rows, n_steps, _ = x.shape
+        ws.padded[:, self.left : self.left + n_steps] = x
+        np.copyto(ws.unfolded, sliding_window_view(ws.padded, self.kernel_size, axis=1))
+        z = ws.hidden
+        matmul_into(ws.unfolded.reshape(n_rows * n_steps, -1), self._matrix.T, z)
+        if self.normalization is None:
+            z += self.intercept
+        elif run.training:
+            z += self.intercept
+            ws.step_weights = step_weights(run.row_weights, run.mask, n_rows, n_steps)
+            self.normalization.forward(z, ws.batch_stats, ws.step_weights, ws.ones, self.momentum)
+        else:
+            self.normalization.predict(z, self.intercept, ws.batch_stats)
+        self.step.forward(z, ws.scratch, ws.activation_mask)
+        output = z.reshape(n_rows, n_steps, self.width)
+        if run.mask is not None:
+            output *= run.mask
+        return output
+
+    def backward(self, delta, x, ws, run, into):
+        n_rows, n_steps, _ = x.shape
+        if run.mask is not None:
+            delta *= run.mask
+        delta = delta.reshape(n_rows * n_steps, self.width)
+        self.step.derivative(ws.hidden, delta, ws.scratch, ws.activation_mask)
+        bias_free = False
+        if self.normalization is not None:
+            if run.gradients:
+                self.normalization.backward(
+                    delta, ws.batch_stats, ws.step_weights, ws.ones, ws.scratch
+                )
+                bias_free = ws.batch_stats.from_batch
+            else:  # prediction mode: an affine map, whose factor the chain rule takes
+                delta *= ws.batch_stats.factor
+        unfolded = ws.unfolded.reshape(n_rows * n_steps, -1)
+        if run.gradients:
+            np.dot(delta.T, unfolded, out=self._grad_matrix)
+            if bias_free:  # beta makes the bias redundant: its gradient is zero exactly
+                self.grad_intercept[...] = 0.0
+            else:
+                np.dot(ws.ones, delta, out=self.grad_intercept)
+        if into is None:
+            return None
+        taps_delta = ws.unfolded_delta
+        if taps_delta is None:  # a prediction workspace: the input gradient alone
+            taps_delta = np.empty_like(unfolded)
+        np.dot(delta, self._matrix, out=taps_delta)
+        taps_delta = taps_delta.reshape(n_rows, n_steps, self.fan_in, self.kernel_size)
+        padded = ws.padded_delta if ws.padded_delta is not None else np.empty_like(ws.padded)
+        padded[...] = 0.0
+        for tap in range(self.kernel_size):
+            padded[:, tap : tap + n_steps] += taps_delta[..., tap]
+        gradient = padded[:, self.left : self.left + n_steps]
+        if into is NEW:
+            return gradient.copy()
+        np.copyto(into, gradient)
+        return into
+
+
+class _PoolWorkspace:
+    def __init__(self, n_rows, width, dtype, training):
+        self.output = np.empty((n_rows, width), dtype=dtype)
+        self.delta = np.empty((n_rows, width), dtype=dtype) if training else None
+        self.steps = np.empty((n_rows, width), dtype=np.intp)  # max and last: where each came from
+
+
+class TimePooling(Layer):
+    """Series to rows: each channel's ``"average"``, ``"max"`` or ``"last"`` over the valid steps.
+
+    ``fan_in`` channels in, as many out.
+    """
+
+    def __init__(self, fan_in, pooling):
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+        self.fan_in = self.width = int(fan_in)
+        self.pooling = pooling
+
+    def workspace(self, n_rows, dtype, training, n_steps=1):
+        return _PoolWorkspace(n_rows, self.width, dtype, training)
+
+    def bytes_per_row(self, itemsize):
+        return (itemsize + 8) * self.width
+
+    def forward(self, x, ws, run):
+        n_rows, n_steps, _ = x.shape
+        lengths = run.lengths if run.mask is not None else None
+        if self.pooling == "average":
+            if lengths is None:
+                np.mean(x, axis=1, out=ws.output)
+            else:
+                np.sum(x * run.mask, axis=1, out=ws.output)
+                ws.output /= lengths[:, None]
+            return ws.output
+        if self.pooling == "last":
+            last = np.full(n_rows, n_steps - 1) if lengths is None else lengths - 1
+            ws.steps[...] = last[:, None]
+        else:
+            valid = x if run.mask is None else np.where(run.mask > 0, x, -np.inf)
+            np.argmax(valid, axis=1, out=ws.steps)
+        ws.output[...] = np.take_along_axis(x, ws.steps[:, None, :], axis=1)[:, 0]
+        return ws.output
+
+    def backward(self, delta, x, ws, run, into):
+        if into is None:
+            return None
+        gradient = np.empty_like(x) if into is NEW else into
+        n_rows, n_steps, _ = x.shape
+        if self.pooling == "average":
+            if run.mask is None:
+                np.multiply(delta[:, None, :], 1.0 / n_steps, out=gradient)
+            else:
+                np.multiply(delta[:, None, :] / run.lengths[:, None, None], run.mask, out=gradient)
+            return gradient
+        gradient[...] = 0.0
+        np.put_along_axis(gradient, ws.steps[:, None, :], delta[:, None, :], axis=1)
+        return gradient
