@@ -286,3 +286,58 @@ def fill(template, **sections):
     for name, text in sections.items():
         template = template.replace("{" + name + "}", text.rstrip())
     return template
+
+
+SEQUENCE_PARAMETERS = """\
+conv_filters : tuple of int, default=(64, 64, 64)
+    Filters of each 1-D convolution block, input first; ``()`` means none
+    (pooling then reads the series themselves). Each block convolves with
+    stride 1 and PyTorch's ``padding="same"`` (output as long as the input),
+    then normalises (with ``batch_normalization``) and applies
+    ``activation``.
+
+kernel_sizes : tuple of int, default=(7, 5, 3)
+    Taps of each block's filters, one entry per entry of ``conv_filters``.
+
+pooling : {"average", "max", "last"}, default="average"
+    How the last block's output (or the series, without blocks) becomes one
+    row per series: each channel's average, maximum or last value over the
+    series' own steps. The dense layers of ``hidden_layer_sizes`` and the
+    output layer follow.
+
+hidden_layer_sizes : tuple of int, default=()
+    Units in each dense hidden layer after the pooling; ``()`` means the
+    output layer reads the pooled channels directly.
+
+activation : str or sequence of str, default="relu"
+    Activation of the convolution blocks and the hidden layers (the names
+    are the MLP estimators'); or a sequence of names, one per block, then
+    one per hidden layer.
+"""
+
+# The shared entries whose defaults the sequence estimators change.
+SEQUENCE_DEFAULTS = {
+    "learning_rate_init": ("default=0.001", "default=0.01"),
+    "batch_normalization": ("default=False", "default=True"),
+}
+
+
+def _entries(text):
+    """The ``name : type`` entries of a Parameters section, by name, in order."""
+    entries, name = {}, None
+    for line in text.splitlines(keepends=True):
+        if line[:1].isalpha() and " : " in line:
+            name = line.split(" : ")[0]
+            entries[name] = ""
+        entries[name] += line
+    return entries
+
+
+def sequence_parameters(split, score):
+    """The sequence estimators' Parameters section: their own entries, then the shared ones."""
+    shared = _entries(parameters(split, score))
+    for name, (before, after) in SEQUENCE_DEFAULTS.items():
+        shared[name] = shared[name].replace(before, after, 1)
+    own = _entries(SEQUENCE_PARAMETERS)
+    rest = [entry for name, entry in shared.items() if name not in own]
+    return "".join(entry.rstrip("\n") + "\n\n" for entry in [*own.values(), *rest])

@@ -319,8 +319,7 @@ class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, meta
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation=None):
         """validate -> encode y -> network and solver -> (validation split) -> train -> store."""
         self._validate_params()
-        # The parameters as attributes: get_params reads the signature on every call.
-        architecture = Architecture(vars(self))
+        architecture = self._architecture()
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True: there is no "
@@ -379,19 +378,7 @@ class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, meta
 
     def _training_data(self, X, y, sample_weight, first_call, incremental, classes):
         """Validated X, checked y, its float encoding Y, and the weights training uses."""
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=_FLOAT_DTYPES if self.dtype == "auto" else self.dtype,
-            multi_output=True,
-            y_numeric=not is_classifier(self),
-            reset=first_call,
-        )
-        if sp.issparse(X):
-            # Rows are what batches take, and CSR takes them fastest.
-            X = X.tocsr()
+        X, y = self._validated_X_y(X, y, first_call)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
@@ -411,6 +398,30 @@ class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, meta
             )
         return TrainingData(X, Y.astype(X.dtype, copy=False), sample_weight, y=y)
 
+    def _validated_X_y(self, X, y, first_call):
+        """X and y checked as scikit-learn checks them (``n_features_in_`` set on a first call)."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=self._training_dtype(),
+            multi_output=True,
+            y_numeric=not is_classifier(self),
+            reset=first_call,
+        )
+        # Rows are what batches take, and CSR takes them fastest.
+        return (X.tocsr() if sp.issparse(X) else X), y
+
+    def _training_dtype(self):
+        """What ``dtype`` asks of X: float32 or float64 as given (auto), or the one named."""
+        return _FLOAT_DTYPES if self.dtype == "auto" else self.dtype
+
+    def _architecture(self):
+        """The checked layer specification of the parameters."""
+        # The parameters as attributes: get_params reads the signature on every call.
+        return Architecture(vars(self))
+
     def _trainer(self, network, solver, data, rng, seed, hooks, validation_set=None):
         """The trainer; early stopping scores ``validation_set`` or rows held out of ``data``."""
         return trainer_for(
@@ -429,7 +440,7 @@ class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, meta
         """A new network of random weights, or (continued) one holding the fitted weights."""
         network = network_to_train(
             architecture,
-            data.X.shape[1],
+            data.X.shape[-1],  # columns, or the series' channels
             data.Y.shape[1],
             self._output_activation(),
             data.X.dtype,

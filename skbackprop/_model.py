@@ -28,7 +28,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS
-from ._layers import build, dense_specs, dense_stack, residual_layers
+from ._layers import build, dense_specs, residual_layers, sequence_specs
 from ._network import PREDICT_MAX_CHUNK_ROWS, Network
 from ._threads import threads_for
 
@@ -41,6 +41,9 @@ ARRAY_ATTRIBUTES = (
     "running_means_",
     "running_variances_",
 )
+# The sequence estimators' convolution blocks: the same arrays, named with a prefix.
+CONV_ARRAY_ATTRIBUTES = tuple(f"conv_{name}" for name in ARRAY_ATTRIBUTES)
+_ALL_ARRAY_ATTRIBUTES = ARRAY_ATTRIBUTES + CONV_ARRAY_ATTRIBUTES
 NON_FINITE_OUTPUT = (
     "The network's output is not finite (inf or NaN) for some rows of X: their values are "
     "far outside what it was trained on. Scale X as the training data was scaled."
@@ -69,10 +72,13 @@ class Architecture:
     ``residual`` and ``momentum`` (batch normalization's).
     """
 
+    # The parameters that fix the fitted arrays' shapes (with the outputs), for errors.
+    SHAPED_BY = "hidden_layer_sizes"
+
     def __init__(self, params):
         self.hidden = tuple(_hidden_layer_sizes(params["hidden_layer_sizes"]))
         self.dropout = dropout_rates(params["dropout"], len(self.hidden))
-        self.activation = _activations(params["activation"], len(self.hidden))
+        self.activation = _activations(params["activation"], self._n_activated())
         self.batch_normalization = bool(params["batch_normalization"])
         self.residual = bool(params["residual"])
         self.momentum = params["batch_normalization_momentum"]
@@ -98,6 +104,14 @@ class Architecture:
                 "(64, 64, 64), or set residual=False."
             )
 
+    def _n_activated(self):
+        """How many layers ``activation`` names one activation each for, as a sequence."""
+        return len(self.hidden)
+
+    def description(self):
+        """What the network keeps of the parameters, for the fitted attributes."""
+        return {"activation": self.activation}
+
     def specs(self, n_inputs, n_outputs, output_activation):
         """The ``(kind, options)`` specs of the layers, input to output (see ``_layers``)."""
         return dense_specs(
@@ -109,6 +123,72 @@ class Architecture:
             residual=self.residual,
             momentum=self.momentum,
         )
+
+
+class SequenceArchitecture(Architecture):
+    """An :class:`Architecture` with convolution blocks and pooling before the dense layers.
+
+    ``filters`` and ``kernel_sizes`` (one per block) and ``pooling``; an
+    ``activation`` sequence names one per block, then one per hidden layer.
+    """
+
+    SHAPED_BY = "conv_filters, kernel_sizes, hidden_layer_sizes"
+
+    def __init__(self, params):
+        self.filters = tuple(_positive_ints(params["conv_filters"], "conv_filters"))
+        self.kernel_sizes = tuple(_positive_ints(params["kernel_sizes"], "kernel_sizes"))
+        if len(self.filters) != len(self.kernel_sizes):
+            raise ValueError(
+                "kernel_sizes must have one entry per convolution block, as conv_filters "
+                f"does: got conv_filters={params['conv_filters']!r} and "
+                f"kernel_sizes={params['kernel_sizes']!r}."
+            )
+        self.pooling = params["pooling"]
+        super().__init__(params)
+
+    def _n_activated(self):
+        return len(self.filters) + len(self.hidden)
+
+    def description(self):
+        return {**super().description(), "pooling": self.pooling}
+
+    def specs(self, n_inputs, n_outputs, output_activation):
+        conv_activation, dense_activation = split_activation(self.activation, len(self.filters))
+        specs = sequence_specs(
+            n_inputs,
+            self.filters,
+            self.kernel_sizes,
+            conv_activation,
+            self.pooling,
+            self.batch_normalization,
+            self.momentum,
+        )
+        width = self.filters[-1] if self.filters else n_inputs
+        dense = dense_specs(
+            (width, *self.hidden, n_outputs),
+            dense_activation,
+            output_activation,
+            self.dropout,
+            batch_normalization=self.batch_normalization,
+            residual=self.residual,
+            momentum=self.momentum,
+        )
+        dense[0][1]["first"] = False  # the pooling comes first
+        return specs + dense
+
+
+def split_activation(activation, n_blocks):
+    """``activation`` (one name, or one per layer) as the blocks' and the hidden layers'."""
+    if isinstance(activation, str):
+        return activation, activation
+    return tuple(activation[:n_blocks]), tuple(activation[n_blocks:])
+
+
+def _positive_ints(values, name):
+    values = [values] if isinstance(values, Integral) else list(in_order(values, name))
+    if not all(isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in values):
+        raise ValueError(f"{name} must be a tuple of positive ints, got {values!r}.")
+    return values
 
 
 def _hidden_layer_sizes(sizes):
@@ -160,6 +240,7 @@ def network_to_train(architecture, n_inputs, n_outputs, output_activation, dtype
     Resuming checks that the fitted model has the architecture's layers.
     """
     specs = architecture.specs(n_inputs, n_outputs, output_activation)
+    description = {**architecture.description(), "specs": specs}
     if fitted is not None:
         # The network the last fit trained, still holding the fitted arrays, is copied:
         # the same model, without building it anew on every partial_fit.
@@ -171,19 +252,23 @@ def network_to_train(architecture, n_inputs, n_outputs, output_activation, dtype
             and kept.description.get("specs") == specs
         ):
             return kept.copy()
-    description = {"activation": architecture.activation, "specs": specs}
     network = Network(build(specs), dtype, description=description)
     if fitted is None:
         return network
-    if _layer_sizes(fitted) != list(network.layer_sizes):
+    arrays = network.fitted_arrays()
+    if any(
+        [a.shape for a in arrays.get(name, ())] != [a.shape for a in fitted.get(name) or ()]
+        for name in ("coefs_", "conv_coefs_")
+    ):
         raise ValueError(
-            "warm_start and partial_fit need the same hidden_layer_sizes and "
+            f"warm_start and partial_fit need the same {architecture.SHAPED_BY} and "
             "outputs as the previous fit; refit with warm_start=False to change them."
         )
-    # Without hidden layers there is nothing to normalise: either setting is the same model.
-    normalized = architecture.batch_normalization and bool(architecture.hidden)
+    # Without layers to normalise, either setting is the same model.
+    normalized = "gammas_" in arrays or "conv_gammas_" in arrays
+    was_normalized = any(fitted.get(name) is not None for name in ("gammas_", "conv_gammas_"))
     for name, before, now in [
-        ("batch_normalization", fitted.get("gammas_") is not None, normalized),
+        ("batch_normalization", was_normalized, normalized),
         ("residual", any(fitted.get("_residual_layers", ())), any(_skips(network))),
     ]:
         if before != now:
@@ -210,11 +295,16 @@ def fitted_attributes(network, copy=False):
     """The fitted attributes that make an estimator predict with ``network``'s weights.
 
     Views of its buffers, or with ``copy`` a snapshot of their current values.
+    A network over series (``"pooling"`` in its description) also has the
+    convolution blocks' arrays (None without blocks) and ``_pooling``.
     """
     arrays = network.fitted_arrays()
-    attributes = dict.fromkeys(ARRAY_ATTRIBUTES)
+    sequence = "pooling" in network.description
+    attributes = dict.fromkeys(_ALL_ARRAY_ATTRIBUTES if sequence else ARRAY_ATTRIBUTES)
     for name, views in arrays.items():
         attributes[name] = [view.copy() for view in views] if copy else views
+    if sequence:
+        attributes["_pooling"] = network.description["pooling"]
     return {
         **attributes,
         "_residual_layers": _skips(network),
@@ -227,19 +317,36 @@ def fitted_attributes(network, copy=False):
 
 def fitted_arrays(fitted):
     """``{attribute: [array per layer]}`` of an estimator's fitted attributes (present ones)."""
-    return {name: fitted[name] for name in ARRAY_ATTRIBUTES if fitted.get(name) is not None}
+    return {name: fitted[name] for name in _ALL_ARRAY_ATTRIBUTES if fitted.get(name) is not None}
 
 
 def layers_from_fitted(fitted, dropout=None):
     """The layers of the model that an estimator's fitted attributes describe."""
-    return dense_stack(
+    activation = fitted["_hidden_activation"]
+    specs = []
+    if "_pooling" in fitted:  # series: the convolution blocks and the pooling first
+        conv_coefs = fitted.get("conv_coefs_") or []
+        n_blocks = len(conv_coefs)
+        conv_activation, activation = split_activation(activation, n_blocks)
+        specs = sequence_specs(
+            conv_coefs[0].shape[1] if conv_coefs else fitted["coefs_"][0].shape[0],
+            [coef.shape[0] for coef in conv_coefs],
+            [coef.shape[2] for coef in conv_coefs],
+            conv_activation,
+            fitted["_pooling"],
+            fitted.get("conv_gammas_") is not None,
+        )
+    dense = dense_specs(
         _layer_sizes(fitted),
-        fitted["_hidden_activation"],
+        activation,
         fitted["out_activation_"],
         dropout,
         batch_normalization=fitted.get("gammas_") is not None,
         residual=any(fitted.get("_residual_layers") or ()),
     )
+    if specs:
+        dense[0][1]["first"] = False
+    return build(specs + dense)
 
 
 # -- prediction ------------------------------------------------------------------------
@@ -268,7 +375,7 @@ def prediction_numerics():
 def _arrays_of(fitted):
     # On every predict call: a plain loop, not fitted_arrays' dict.
     arrays = []
-    for name in ARRAY_ATTRIBUTES:
+    for name in _ALL_ARRAY_ATTRIBUTES:
         values = fitted.get(name)
         if values is not None:
             arrays.extend(values)
@@ -305,7 +412,7 @@ def predicting_network(fitted, dropout=None):
     return Network.reading(
         layers_from_fitted(fitted, dropout),
         fitted_arrays(fitted),
-        description={"activation": fitted["_hidden_activation"]},
+        description=_description(fitted),
     )
 
 
@@ -321,6 +428,14 @@ def network_outputs(network, X, logits=False):
     if not np.isfinite(output).all():
         raise ValueError(NON_FINITE_OUTPUT)
     return output
+
+
+def _description(fitted):
+    """The network description (``Architecture.description``) the fitted attributes keep."""
+    description = {"activation": fitted["_hidden_activation"]}
+    if "_pooling" in fitted:
+        description["pooling"] = fitted["_pooling"]
+    return description
 
 
 def keep_predicting_network(fitted, trained=None):

@@ -29,6 +29,7 @@ import numpy as np
 
 from ._initializers import INITIALIZERS
 from ._layers import NEW, PARAMETER_KINDS, PENALISED, STATISTIC_KINDS, Run
+from ._series import Series
 
 # Memory for one chunk of rows when predicting, so it stays bounded on any number of rows.
 PREDICT_CHUNK_BYTES = 8 * 2**20
@@ -357,8 +358,11 @@ class Network:
         :meth:`gradient_workspace`. The returned arrays are reused by the
         next call, unless the caller passes a workspace ``ws`` of its own.
         Series, ``(n_rows, n_steps, channels)``, may come with ``lengths``,
-        each row's number of steps (padded at the end to ``n_steps``).
+        each row's number of steps (padded at the end to ``n_steps``), or as a
+        :class:`~skbackprop._series.Series` holding both.
         """
+        if isinstance(X, Series):
+            X, lengths = X.values, X.lengths
         if ws is None:
             ws = self._workspace(X, training)
         if training:
@@ -414,7 +418,9 @@ class Network:
         """
 
         def outputs(chunk, ws, rows):
-            self.forward(chunk, ws=ws, lengths=None if lengths is None else lengths[rows])
+            if lengths is not None:
+                chunk = Series(chunk, lengths[rows])
+            self.forward(chunk, ws=ws)
             return ws.logits if logits else ws.output
 
         return self.map_chunks(X, outputs, chunk_rows, between_chunks)

@@ -503,6 +503,7 @@ class Trainer:
         n_validation = 0 if self.validation_data is None else self.validation_data[0].shape[0]
         key = (
             network.layer_sizes,
+            tuple(data.X.shape[1:]),  # a row's shape: columns, or steps and channels
             network.dtype,
             tuple(sorted(batch_sizes)),
             n_validation,
@@ -517,7 +518,7 @@ class Trainer:
             results = []
             try:
                 for rows in sorted(batch_sizes):
-                    X = rng.standard_normal((rows, network.layer_sizes[0])).astype(network.dtype)
+                    X = rng.standard_normal((rows, *data.X.shape[1:])).astype(network.dtype)
                     Y = rng.random((rows, network.layer_sizes[-1])).astype(network.dtype)
                     value = self._gradient(X, Y, 1.0 / rows, rng)
                     norms = [
@@ -752,7 +753,12 @@ class _Batches:
         def buffer(width):
             return np.empty((self.batch_size, width), dtype) if self._gather else None
 
-        self._X_buffer = None if sp.issparse(X) else buffer(X.shape[1])
+        if sp.issparse(X) or not self._gather:
+            self._X_buffer = None
+        elif hasattr(X, "empty_rows"):  # a Series: its values and lengths
+            self._X_buffer = X.empty_rows(self.batch_size)
+        else:
+            self._X_buffer = np.empty((self.batch_size, *X.shape[1:]), dtype)
         self._Y_buffer = buffer(Y.shape[1])
         self._weight_buffer = np.empty(self.batch_size, dtype)
 

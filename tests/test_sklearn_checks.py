@@ -1,9 +1,15 @@
-"""scikit-learn's estimator checks: both estimators with their default parameters, and
-with options that change the numeric path (float32 training, another solver)."""
+"""scikit-learn's estimator checks: the MLP estimators with their default parameters and
+with options that change the numeric path (float32 training, another solver), and the
+sequence estimators."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop import (
+    BackpropClassifier,
+    BackpropRegressor,
+    BackpropSequenceClassifier,
+    BackpropSequenceRegressor,
+)
 
 FLOAT32_BY_DESIGN = {
     # Their tolerances (rtol=1e-7) are below float32's resolution.
@@ -109,6 +115,11 @@ def _expected_failures(estimator):
             init=SmallNormalWeights(),
             random_state=0,
         ),
+        # The sequence estimators, with smaller blocks than their defaults (which pass
+        # too, in 80 s, too long for the suite); the checks' X is 2-D, one channel, where
+        # scikit-learn's contract for n_features_in_ holds.
+        BackpropSequenceClassifier((8, 8), (5, 3), random_state=0),
+        BackpropSequenceRegressor((8, 8), (5, 3), pooling="max", random_state=0),
     ],
     expected_failed_checks=_expected_failures,
 )

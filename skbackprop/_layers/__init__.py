@@ -7,7 +7,7 @@ contributor guide (CONTRIBUTING.md) walks through the dense block.
 
 from ._base import NEW, PARAMETER_KINDS, PENALISED, STATISTIC_KINDS, Layer, Parameter, Run
 from .dense import THIN_LAYER_UNITS, DenseBlock, OutputLayer, dense_specs, residual_layers
-from .sequence import POOLINGS, ConvBlock, TimePooling
+from .sequence import POOLINGS, ConvBlock, TimePooling, sequence_specs
 
 # Every kind of layer, by the name a spec gives it.
 LAYERS = {"dense": DenseBlock, "output": OutputLayer, "conv": ConvBlock, "pool": TimePooling}
@@ -42,4 +42,5 @@ __all__ = [
     "dense_specs",
     "dense_stack",
     "residual_layers",
+    "sequence_specs",
 ]

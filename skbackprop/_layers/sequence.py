@@ -147,7 +147,9 @@ class ConvBlock(Normalized, Layer):
         return itemsize * (self.fan_in * (self.kernel_size + 1) + 2 * self.width) + self.width
 
     def forward(self, x, ws, run):
-        n_rows, n_steps, _ = x.shape
+        n_rows, n_steps, n_channels = x.shape
+        if n_channels != self.fan_in:  # the buffers would broadcast it silently
+            raise ValueError(f"Series of {n_channels} channels for a block of {self.fan_in}.")
         ws.padded[:, self.left : self.left + n_steps] = x
         np.copyto(ws.unfolded, sliding_window_view(ws.padded, self.kernel_size, axis=1))
         z = ws.hidden
@@ -264,3 +266,32 @@ class TimePooling(Layer):
         gradient[...] = 0.0
         np.put_along_axis(gradient, ws.steps[:, None, :], delta[:, None, :], axis=1)
         return gradient
+
+
+def sequence_specs(
+    n_channels, filters, kernel_sizes, activation, pooling, batch_normalization=False, momentum=0.9
+):
+    """The specs of the convolution blocks and the pooling that turn series into rows.
+
+    ``filters`` and ``kernel_sizes`` hold one entry per block; ``activation``
+    is one name, or one per block. The dense layers' specs follow them (see
+    :func:`~.dense.dense_specs`, whose first layer is then not ``first``).
+    """
+    channels = (int(n_channels), *(int(n) for n in filters))
+    activations = (activation,) * len(filters) if isinstance(activation, str) else activation
+    specs = [
+        (
+            "conv",
+            {
+                "fan_in": channels[index],
+                "width": channels[index + 1],
+                "kernel_size": taps,
+                "activation": activations[index],
+                "normalized": batch_normalization,
+                "momentum": momentum,
+                "first": index == 0,
+            },
+        )
+        for index, taps in enumerate(kernel_sizes)
+    ]
+    return [*specs, ("pool", {"fan_in": channels[-1], "pooling": pooling})]

@@ -1,0 +1,176 @@
+"""The sequence estimators: series in every accepted form, errors, continuation, persistence.
+
+scikit-learn's own checks run in ``test_sklearn_checks``; the layers' maths
+is checked in ``test_layers`` and ``test_sequence_layers``.
+"""
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import assert_same_weights, quiet_fit
+
+from skbackprop import (
+    BackpropClassifier,
+    BackpropRegressor,
+    BackpropSequenceClassifier,
+    BackpropSequenceRegressor,
+)
+
+SMALL = dict(conv_filters=(6, 6), kernel_sizes=(5, 3), random_state=0)
+
+
+def _waves(n=60, n_steps=40, n_channels=1, seed=0):
+    """Series whose class is a sine's frequency, in noise: ``(n, n_channels, n_steps)``."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    t = np.linspace(0, 1, n_steps)
+    phase = rng.uniform(0, 2 * np.pi, (n, n_channels, 1))
+    X = np.sin(2 * np.pi * (2 + 3 * y[:, None, None]) * t + phase)
+    return X + 0.3 * rng.normal(size=X.shape), y
+
+
+def test_a_frequency_is_told_from_noisy_series():
+    X, y = _waves(n=150, seed=0)
+    X_test, y_test = _waves(n=150, seed=1)
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=60), X, y)
+    assert model.score(X_test, y_test) > 0.95
+    assert [coef.shape for coef in model.conv_coefs_] == [(6, 1, 5), (6, 6, 3)]
+    assert model.n_channels_in_ == 1 and not hasattr(model, "n_features_in_")
+    assert model.coefs_[0].shape == (6, 3)
+
+
+def test_2d_3d_and_listed_series_are_the_same_series():
+    X, y = _waves()
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=5), X, y)
+    expected = model.predict_proba(X)
+    np.testing.assert_array_equal(model.predict_proba(X[:, 0]), expected)
+    np.testing.assert_array_equal(model.predict_proba(list(X)), expected)
+    flat = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=5), X[:, 0], y)
+    listed = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=5), list(X), y)
+    for other in (flat, listed):
+        assert_same_weights(other, model)
+        np.testing.assert_array_equal(other.conv_coefs_[0], model.conv_coefs_[0])
+    assert flat.n_features_in_ == X.shape[2]
+
+
+def test_a_series_predicts_the_same_whatever_it_is_batched_with():
+    X, y = _waves(n_channels=2)
+    lengths = np.random.default_rng(0).integers(5, 41, len(X))
+    series = [x[:, :length] for x, length in zip(X, lengths, strict=True)]
+    model = quiet_fit(BackpropSequenceRegressor(**SMALL, pooling="max", max_iter=5), series, y)
+    together = model.predict(series)
+    for index in (0, 7, 33):
+        alone = model.predict([series[index]])
+        np.testing.assert_allclose(alone[0], together[index], rtol=1e-12, atol=1e-12)
+    # Other lengths than fit's: longer and shorter series predict.
+    assert model.predict(np.zeros((3, 2, 100))).shape == (3,)
+    assert model.predict(np.zeros((3, 2, 1))).shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.full((4, 1, 10), np.nan), ValueError, "NaN"),
+        (np.zeros((4, 1, 0)), ValueError, "no timepoints"),
+        (np.zeros((4, 1, 10, 2)), ValueError, "4-D"),
+        ([np.zeros((1, 5)), np.zeros((2, 5))], ValueError, "same channels"),
+        ([np.zeros((1, 5)), np.zeros((1, 0))], ValueError, "feature"),
+        (sp.csr_matrix(np.ones((4, 10))), TypeError, "[Ss]parse"),
+    ],
+    ids=["nan", "empty", "4d", "channels", "empty-in-list", "sparse"],
+)
+def test_bad_series_are_refused_with_what_is_wrong(X, error, match):
+    y = np.arange(len(X) if not sp.issparse(X) else X.shape[0]) % 2
+    with pytest.raises(error, match=match):
+        BackpropSequenceClassifier(**SMALL).fit(X, y)
+
+
+def test_prediction_needs_the_channels_of_fit_and_a_2d_fit_its_timepoints():
+    X, y = _waves(n_channels=2)
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=2), X, y)
+    with pytest.raises(ValueError, match="has 1 channels.*fitted with 2"):
+        model.predict(X[:, :1])
+    flat = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=2), X[:, 0], y)
+    with pytest.raises(ValueError, match="features"):
+        flat.predict(X[:, 0, :30])
+    assert flat.predict(X[:, :1, :30]).shape == (len(X),)  # 3-D: any length
+
+
+def test_partial_fit_equals_fit_epoch_by_epoch():
+    X, y = _waves()
+    params = dict(**SMALL, shuffle=False, tol=0, n_iter_no_change=100)
+    fitted = quiet_fit(BackpropSequenceClassifier(max_iter=3, **params), X, y)
+    incremental = BackpropSequenceClassifier(**params)
+    for _ in range(3):
+        incremental.partial_fit(X, y, classes=np.unique(y))
+    assert_same_weights(fitted, incremental)
+    for mine, theirs in zip(fitted.conv_coefs_, incremental.conv_coefs_, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert incremental.loss_curve_ == fitted.loss_curve_
+
+
+def test_warm_start_goes_on_and_refuses_other_blocks():
+    X, y = _waves()
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=2, warm_start=True), X, y)
+    quiet_fit(model, X, y)
+    assert len(model.loss_curve_) == 4
+    model.set_params(conv_filters=(6, 7))
+    with pytest.raises(ValueError, match="same conv_filters, kernel_sizes"):
+        model.fit(X, y)
+    assert model.conv_coefs_[1].shape == (6, 6, 3)
+
+
+def test_saved_and_loaded_predicts_and_trains_on_identically():
+    X, y = _waves()
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=2), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    for continued in (model, loaded):
+        continued.partial_fit(X, y)
+    assert_same_weights(model, loaded)
+
+
+def test_early_stopping_on_a_split_and_on_given_series():
+    X, y = _waves(n=80)
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, early_stopping=True, max_iter=5), X, y)
+    assert len(model.validation_scores_) == model.n_iter_
+    X_val, y_val = _waves(n=20, seed=2)
+    given = BackpropSequenceClassifier(**SMALL, early_stopping=True, max_iter=5)
+    quiet_fit(given, X, y, X_val=list(X_val), y_val=y_val)
+    assert len(given.validation_scores_) == given.n_iter_
+    with pytest.raises(ValueError, match="X_val has 2 channels"):
+        quiet_fit(given, X, y, X_val=np.concatenate([X_val, X_val], axis=1), y_val=y_val)
+
+
+def test_a_default_model_trains_in_float32():
+    X, y = _waves()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BackpropSequenceClassifier(max_iter=3, random_state=0).fit(X.astype(np.float32), y)
+    assert model.conv_coefs_[0].dtype == np.float32
+    assert [coef.shape[2] for coef in model.conv_coefs_] == [7, 5, 3]
+    assert model.conv_gammas_ is not None and model.gammas_ is None
+
+
+@pytest.mark.parametrize(
+    "sequence, mlp",
+    [
+        (BackpropSequenceClassifier, BackpropClassifier),
+        (BackpropSequenceRegressor, BackpropRegressor),
+    ],
+)
+def test_the_signature_is_the_mlp_estimators_with_the_blocks_first(sequence, mlp):
+    # scikit-learn reads parameters from __init__'s signature, so each sequence estimator
+    # repeats its MLP estimator's: they must not drift apart.
+    mine = inspect.signature(sequence.__init__).parameters
+    theirs = inspect.signature(mlp.__init__).parameters
+    own = ["conv_filters", "kernel_sizes", "pooling"]
+    assert list(mine)[1:4] == own and [n for n in mine if n not in own] == list(theirs)
+    changed = {"hidden_layer_sizes": (), "learning_rate_init": 0.01, "batch_normalization": True}
+    for name, parameter in theirs.items():
+        assert mine[name].kind == parameter.kind, name
+        assert mine[name].default == changed.get(name, parameter.default), name
