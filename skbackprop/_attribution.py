@@ -55,7 +55,9 @@ def input_gradients(estimator, X, *, target=None):
     model, X_net, slope = _resolve(estimator, X)
     fitted = fitted_model(model)
     columns, signs = _target_columns(model, fitted, X_net, target)
-    gradients = fitted.input_gradients(X_net, columns, signs)
+    gradients = fitted.in_input_layout(fitted.input_gradients(X_net, columns, signs), X_net)
+    if np.ndim(slope) == 0 and slope == 1.0:  # no scaler in between
+        return gradients
     return (gradients * slope).astype(gradients.dtype, copy=False)
 
 
@@ -138,6 +140,12 @@ def integrated_gradients(
     _check_positive_int("n_steps", n_steps)
     alphas, weights = _path_rule(method, n_steps)
     model, X_net, slope = _resolve(estimator, X)
+    if X_net.ndim == 3:
+        raise ValueError(
+            "integrated_gradients explains rows of features; the series of the sequence "
+            "estimators have no straight-line path in it yet. Use input_gradients, which "
+            "takes series."
+        )
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
     fitted = fitted_model(model)

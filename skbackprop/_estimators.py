@@ -499,6 +499,10 @@ class _BaseBackprop(EarlyStoppingData, CallbackSupportMixin, BaseEstimator, meta
         """What ``predict`` returns for the network's ``output`` (the classifier: probabilities)."""
         return self._decode(output)
 
+    def _in_input_layout(self, values, X):
+        """Per-feature ``values`` of X (validated) as X was given: rows of features already."""
+        return values
+
     def _input_to_predict(self, X):
         """X validated as scikit-learn validates it, with a fast path for the common case.
 

@@ -20,7 +20,8 @@ An estimator keeps a small contract with this module (duck-typed, so the
 import stays one way): its fitted attributes of the schema, and the methods
 ``_input_to_predict(X)`` (X validated for prediction), ``_as_predicted(output)``
 (what predict returns for network outputs), ``_outputs_behind_column(X, c)``,
-``_target_type()`` and ``_dropout_rates(n_hidden)``.
+``_target_type()``, ``_dropout_rates(n_hidden)`` and ``_in_input_layout(values, X)``
+(per-input values, such as gradients, in the layout X was given in).
 """
 
 from numbers import Integral, Real
@@ -490,6 +491,10 @@ class FittedModel:
     def as_predicted(self, output):
         """What ``predict`` (classifier: ``predict_proba``) returns for network outputs."""
         return self.estimator._as_predicted(output)
+
+    def in_input_layout(self, values, X):
+        """Values per input of X (validated; input gradients) in the layout the caller gave X in."""
+        return self.estimator._in_input_layout(values, X)
 
     def outputs_behind_column(self, X, column):
         """For each row of X (validated), the network output that ``predict``'s ``column`` is."""

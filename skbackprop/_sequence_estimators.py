@@ -107,7 +107,7 @@ class _SequenceInput:
 
     def _one_channel(self, X, reset, name="X"):
         """A 2-D X (validated) as series of one channel."""
-        series = Series(np.ascontiguousarray(X[:, :, None]))
+        series = Series(np.ascontiguousarray(X[:, :, None]), form="rows")
         self._check_channels(series, reset, name)
         return series
 
@@ -157,6 +157,10 @@ class _SequenceInput:
                 f"{name} has {n_channels} channels, but {type(self).__name__} was fitted "
                 f"with {self.n_channels_in_} channels."
             )
+
+    def _in_input_layout(self, values, X):
+        """Per-step ``values`` of series X (validated) in the layout X was given in."""
+        return X.in_given_layout(values)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,6 +19,7 @@ from skbackprop import (
     BackpropSequenceClassifier,
     BackpropSequenceRegressor,
 )
+from skbackprop.inspection import input_gradients, integrated_gradients, predictive_draws
 
 SMALL = dict(conv_filters=(6, 6), kernel_sizes=(5, 3), random_state=0)
 
@@ -174,3 +175,34 @@ def test_the_signature_is_the_mlp_estimators_with_the_blocks_first(sequence, mlp
     for name, parameter in theirs.items():
         assert mine[name].kind == parameter.kind, name
         assert mine[name].default == changed.get(name, parameter.default), name
+
+
+def test_input_gradients_per_channel_and_timepoint_match_finite_differences():
+    X, y = _waves(n_channels=2)
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=5), X, y)
+    gradients = input_gradients(model, X[:3], target=1)
+    assert gradients.shape == (3, 2, 40)
+    numeric = np.zeros_like(X[:3])
+    for index in np.ndindex(numeric.shape):
+        up, down = X[:3].copy(), X[:3].copy()
+        up[index] += 1e-6
+        down[index] -= 1e-6
+        row = index[0]
+        numeric[index] = (
+            model.predict_proba(up)[row, 1] - model.predict_proba(down)[row, 1]
+        ) / 2e-6
+    np.testing.assert_allclose(gradients, numeric, rtol=1e-5, atol=1e-8)
+    # Unequal lengths: one array per series, of its own steps; a 2-D X: rows of steps.
+    listed = input_gradients(model, [X[0, :, :40], X[1, :, :17]], target=1)
+    assert [g.shape for g in listed] == [(2, 40), (2, 17)]
+    np.testing.assert_allclose(listed[0], gradients[0], rtol=1e-12)
+    with pytest.raises(ValueError, match="integrated_gradients.*input_gradients"):
+        integrated_gradients(model, X[:3])
+
+
+def test_mc_dropout_draws_series():
+    X, y = _waves()
+    model = BackpropSequenceClassifier(**SMALL, hidden_layer_sizes=(8,), dropout=0.3, max_iter=3)
+    quiet_fit(model, X, y)
+    draws = predictive_draws(model, X[:4], n_draws=5, random_state=0)
+    assert draws.shape == (5, 4, 3) and np.isfinite(draws).all()
