@@ -140,12 +140,7 @@ def integrated_gradients(
     _check_positive_int("n_steps", n_steps)
     alphas, weights = _path_rule(method, n_steps)
     model, X_net, slope = _resolve(estimator, X)
-    if X_net.ndim == 3:
-        raise ValueError(
-            "integrated_gradients explains rows of features; the series of the sequence "
-            "estimators have no straight-line path in it yet. Use input_gradients, which "
-            "takes series."
-        )
+    _check_rows(X_net)
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
     fitted = fitted_model(model)
@@ -306,6 +301,15 @@ def _slope(estimator):
             elif isinstance(step, MaxAbsScaler):
                 slope = slope / step.scale_
     return slope
+
+
+def _check_rows(X_net):
+    if X_net.ndim == 3:
+        raise ValueError(
+            "integrated_gradients explains rows of features; the series of the sequence "
+            "estimators have no straight-line path in it yet. Use input_gradients, which "
+            "takes series."
+        )
 
 
 def _resolve(estimator, X):
