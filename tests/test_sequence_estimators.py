@@ -206,3 +206,19 @@ def test_mc_dropout_draws_series():
     quiet_fit(model, X, y)
     draws = predictive_draws(model, X[:4], n_draws=5, random_state=0)
     assert draws.shape == (5, 4, 3) and np.isfinite(draws).all()
+
+
+@pytest.mark.parametrize(
+    "name, threshold",
+    # The issue's targets (mean of 3 seeds) are GunPoint 0.97 and JapaneseVowels 0.95; one
+    # seed here, with the margin its seeds showed (0.967-0.987 and 0.959).
+    [("GunPoint", 0.96), ("JapaneseVowels", 0.95)],
+)
+def test_default_accuracy_on_ucr_uea_data(name, threshold):
+    # aeon's bundled copies, with each data set's own split; JapaneseVowels' series have
+    # unequal lengths (a list), GunPoint's are one 3-D array.
+    datasets = pytest.importorskip("aeon.datasets")
+    X, y = datasets.load_classification(name, split="train")
+    X_test, y_test = datasets.load_classification(name, split="test")
+    model = quiet_fit(BackpropSequenceClassifier(random_state=0), X, y)
+    assert model.score(X_test, y_test) >= threshold
