@@ -36,15 +36,21 @@ EXAMPLES = {
         for normalized in (False, True)
     ],
     "pool": [{"pooling": pooling} for pooling in POOLINGS],
+    # Truncation below the steps is not the gradient of the output (by design), so finite
+    # differences check full BPTT here, and test_sequence_layers the truncated kind.
+    "recurrent": [
+        {"cell": cell, "truncate": truncate} for cell in ("elman", "gru") for truncate in (None, 9)
+    ],
 }
 BASE = {
     "dense": {"fan_in": 5, "width": 5, "dropout": 0.0, "momentum": 0.9, "first": False},
     "output": {"fan_in": 5, "width": 3, "init_activation": "relu", "first": False},
     "conv": {"fan_in": 3, "width": 4, "momentum": 0.9, "first": False},
     "pool": {"fan_in": 3},
+    "recurrent": {"fan_in": 3, "width": 4, "first": False},
 }
 # Kinds whose input is a batch of series, (rows, steps, channels).
-SEQUENCE_KINDS = {"conv", "pool"}
+SEQUENCE_KINDS = {"conv", "pool", "recurrent"}
 N_ROWS, N_STEPS = 7, 5
 # Each row's steps: the series of unequal lengths, padded to N_STEPS.
 LENGTHS = np.array([5, 1, 3, 5, 2, 4, 5])

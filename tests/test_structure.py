@@ -25,6 +25,7 @@ LAYERS = {
         "_layers._base",
         "_layers.dense",
         "_layers.normalized",
+        "_layers.recurrent",
         "_layers.sequence",
         "_losses",
         "_network",

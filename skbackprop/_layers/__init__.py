@@ -7,10 +7,17 @@ contributor guide (CONTRIBUTING.md) walks through the dense block.
 
 from ._base import NEW, PARAMETER_KINDS, PENALISED, STATISTIC_KINDS, Layer, Parameter, Run
 from .dense import THIN_LAYER_UNITS, DenseBlock, OutputLayer, dense_specs, residual_layers
+from .recurrent import CELLS, RecurrentLayer
 from .sequence import POOLINGS, ConvBlock, TimePooling, sequence_specs
 
 # Every kind of layer, by the name a spec gives it.
-LAYERS = {"dense": DenseBlock, "output": OutputLayer, "conv": ConvBlock, "pool": TimePooling}
+LAYERS = {
+    "dense": DenseBlock,
+    "output": OutputLayer,
+    "conv": ConvBlock,
+    "recurrent": RecurrentLayer,
+    "pool": TimePooling,
+}
 
 
 def build(specs):
@@ -24,6 +31,7 @@ def dense_stack(layer_sizes, activation, output_activation, dropout=None, **opti
 
 
 __all__ = [
+    "CELLS",
     "LAYERS",
     "POOLINGS",
     "NEW",
@@ -36,6 +44,7 @@ __all__ = [
     "Layer",
     "OutputLayer",
     "Parameter",
+    "RecurrentLayer",
     "Run",
     "TimePooling",
     "build",

@@ -1,0 +1,205 @@
+"""Recurrent layers over series: Elman (tanh) and GRU cells, trained by (truncated) BPTT.
+
+For each step ``t`` of ``(rows, steps, channels)`` series, from ``h(-1) = 0``,
+in PyTorch's ``RNN``/``GRU`` equations, layouts and gate order (``r``, ``z``,
+``n``), so weights move to and from PyTorch by assignment::
+
+    Elman:  h(t) = tanh(W_ih x(t) + b_ih + W_hh h(t-1) + b_hh)
+    GRU:    r = sigma(W_ir x + b_ir + W_hr h(t-1) + b_hr)
+            z = sigma(W_iz x + b_iz + W_hz h(t-1) + b_hz)
+            n = tanh(W_in x + b_in + r * (W_hn h(t-1) + b_hn))
+            h(t) = (1 - z) * n + z * h(t-1)
+
+The output is every step's ``h``. The input products of all steps are one
+matrix product before the loop, and so are the parameter gradients after it:
+the loop holds only what depends on ``h(t-1)``.
+
+Truncation: with ``truncate = k``, the gradient of the output read at step
+``t`` goes back through the cell steps ``t, ..., t - k + 1`` and no further
+(the state before them is a constant to it, as PyTorch's ``h.detach()``).
+The backward loop carries, for each step, the gradient reaching ``h`` by its
+age (how many steps back it has come), at most ``k`` of them; a gradient of
+age ``k - 1`` is not sent further. ``k = 1`` is no backpropagation through
+time; ``None`` (or ``k`` at least the series' length) is full BPTT, with one
+carried gradient. Steps after a series' end (the padding of unequal lengths)
+never reach its earlier steps, and pooling reads only its own steps.
+"""
+
+import numpy as np
+from scipy.special import expit
+
+from ._base import NEW, Layer, Parameter
+
+CELLS = {"elman": 1, "gru": 3}  # gates per cell
+
+
+class _RecurrentWorkspace:
+    def __init__(self, layer, n_rows, n_steps, dtype, training):
+        width, gates = layer.width, layer.gates
+        self.output = np.empty((n_rows, n_steps, width), dtype=dtype)
+        # The input's share of every step's gate pre-activations, (rows, steps, gates * width).
+        self.input_part = np.empty((n_rows, n_steps, gates * width), dtype=dtype)
+        self.hidden_part = np.empty((n_rows, gates * width), dtype=dtype)
+        # GRU: r, z, n and W_hn h + b_hn of every step, kept for the backward pass.
+        self.gates = np.empty((n_rows, n_steps, 4 * width), dtype=dtype) if gates == 3 else None
+        self.delta = np.empty((n_rows, n_steps, width), dtype=dtype) if training else None
+        self.zeros = np.zeros((n_rows, width), dtype=dtype)
+
+
+class RecurrentLayer(Layer):
+    """A recurrent layer of ``width`` units over series of ``fan_in`` channels.
+
+    ``cell`` is ``"elman"`` or ``"gru"``; ``truncate`` the steps a gradient
+    goes back (None: all). ``first``: the input is the data.
+    """
+
+    def __init__(self, fan_in, width, cell, truncate=None, first=False):
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}.")
+        self.fan_in, self.width = int(fan_in), int(width)
+        self.cell, self.gates = cell, CELLS[cell]
+        self.truncate = None if truncate is None else int(truncate)
+        self.first = first
+
+    def parameters(self):
+        rows = self.gates * self.width
+        return [
+            Parameter("input_coef", (rows, self.fan_in), "weights", "recurrent_input_coefs_"),
+            Parameter("hidden_coef", (rows, self.width), "weights", "recurrent_hidden_coefs_"),
+            Parameter("input_intercept", (rows,), "biases", "recurrent_input_intercepts_"),
+            Parameter("hidden_intercept", (rows,), "biases", "recurrent_hidden_intercepts_"),
+        ]
+
+    def bind(self, values, gradients, statistics):
+        self.values = values
+        self.gradients = gradients
+
+    def initialize(self, rng, initializer):
+        # PyTorch's: every array uniform in +-1 / sqrt(width).
+        bound = 1.0 / np.sqrt(self.width)
+        for array in self.values.values():
+            array[...] = rng.uniform(-bound, bound, array.shape)
+
+    def workspace(self, n_rows, dtype, training, n_steps=1):
+        return _RecurrentWorkspace(self, n_rows, n_steps, dtype, training)
+
+    def product_per_row(self):  # per step
+        return self.gates * self.width * (self.fan_in + self.width)
+
+    def bytes_per_row(self, itemsize):  # per step
+        return itemsize * self.width * (2 + self.gates + (4 if self.gates == 3 else 0))
+
+    # -- forward ---------------------------------------------------------------
+
+    def forward(self, x, ws, run):
+        n_rows, n_steps, _ = x.shape
+        v = self.values
+        np.dot(
+            x.reshape(n_rows * n_steps, -1),
+            v["input_coef"].T,
+            out=ws.input_part.reshape(n_rows * n_steps, -1),
+        )
+        ws.input_part += v["input_intercept"]
+        previous = ws.zeros
+        for step in range(n_steps):
+            np.dot(previous, v["hidden_coef"].T, out=ws.hidden_part)
+            ws.hidden_part += v["hidden_intercept"]
+            if self.gates == 1:
+                np.add(ws.input_part[:, step], ws.hidden_part, out=ws.output[:, step])
+                np.tanh(ws.output[:, step], out=ws.output[:, step])
+            else:
+                self._gru_step(ws, step, previous)
+            previous = ws.output[:, step]
+        return ws.output
+
+    def _gru_step(self, ws, step, previous):
+        w = self.width
+        gates, hidden = ws.gates[:, step], ws.hidden_part
+        reset_update = gates[:, : 2 * w]
+        np.add(ws.input_part[:, step, : 2 * w], hidden[:, : 2 * w], out=reset_update)
+        expit(reset_update, out=reset_update)
+        reset, update = gates[:, :w], gates[:, w : 2 * w]
+        candidate, hidden_candidate = gates[:, 2 * w : 3 * w], gates[:, 3 * w :]
+        np.copyto(hidden_candidate, hidden[:, 2 * w :])
+        np.multiply(reset, hidden_candidate, out=candidate)
+        candidate += ws.input_part[:, step, 2 * w :]
+        np.tanh(candidate, out=candidate)
+        # h = n + z * (h(t-1) - n)
+        h = ws.output[:, step]
+        np.subtract(previous, candidate, out=h)
+        h *= update
+        h += candidate
+
+    # -- backward --------------------------------------------------------------
+
+    def backward(self, delta, x, ws, run, into):
+        n_rows, n_steps, _ = x.shape
+        k = self.truncate if self.truncate is not None and self.truncate < n_steps else None
+        gates = self.gates * self.width
+        # d loss / d (the input's and the state's shares of each step's pre-activations).
+        input_grad = np.empty((n_rows, n_steps, gates), dtype=delta.dtype)
+        hidden_grad = np.empty((n_rows, n_steps, gates), dtype=delta.dtype)
+        hidden_coef = self.values["hidden_coef"]
+        carried = None  # gradients reaching h(step) from later outputs: (ages, rows, width)
+        for step in range(n_steps - 1, -1, -1):
+            arriving = delta[:, step][None]
+            if carried is not None:
+                arriving = np.concatenate([arriving, carried])
+            if k is None and len(arriving) > 1:
+                arriving = arriving.sum(axis=0, keepdims=True)
+            to_input, to_hidden, direct = self._cell_backward(ws, step, arriving)
+            input_grad[:, step] = to_input.sum(axis=0)
+            hidden_grad[:, step] = to_hidden.sum(axis=0)
+            keep = len(arriving) if k is None else min(len(arriving), k - 1)
+            if step == 0 or keep == 0:
+                carried = None
+                continue
+            # The earlier state's gradient, by age: through W_hh and the GRU's direct path.
+            carried = to_hidden[:keep] @ hidden_coef
+            if direct is not None:
+                carried += direct[:keep]
+        if run.gradients:
+            self._parameter_gradients(x, ws, input_grad, hidden_grad)
+        if into is None:
+            return None
+        gradient = input_grad.reshape(n_rows * n_steps, gates) @ self.values["input_coef"]
+        gradient = gradient.reshape(x.shape)
+        if into is NEW:
+            return gradient
+        np.copyto(into, gradient)
+        return into
+
+    def _cell_backward(self, ws, step, arriving):
+        """For ``arriving = d loss / d h(step)`` by age: the pre-activations' gradients.
+
+        Returns the input's and the state's shares (each ``(ages, rows, gates *
+        width)``) and the GRU's direct ``d h(step) / d h(step-1)`` term (None for Elman).
+        """
+        h = ws.output[:, step]
+        if self.gates == 1:
+            pre = arriving * (1.0 - h * h)
+            return pre, pre, None
+        w = self.width
+        gates = ws.gates[:, step]
+        reset, update = gates[:, :w], gates[:, w : 2 * w]
+        candidate, hidden_candidate = gates[:, 2 * w : 3 * w], gates[:, 3 * w :]
+        previous = ws.output[:, step - 1] if step > 0 else ws.zeros
+        d_candidate = arriving * (1.0 - update) * (1.0 - candidate * candidate)
+        d_update = arriving * (previous - candidate) * update * (1.0 - update)
+        d_reset = d_candidate * hidden_candidate * reset * (1.0 - reset)
+        to_input = np.concatenate([d_reset, d_update, d_candidate], axis=-1)
+        to_hidden = np.concatenate([d_reset, d_update, d_candidate * reset], axis=-1)
+        return to_input, to_hidden, arriving * update
+
+    def _parameter_gradients(self, x, ws, input_grad, hidden_grad):
+        n_rows, n_steps, _ = x.shape
+        g = self.gradients
+        rows = n_rows * n_steps
+        input_grad, hidden_grad = input_grad.reshape(rows, -1), hidden_grad.reshape(rows, -1)
+        np.dot(input_grad.T, x.reshape(rows, -1), out=g["input_coef"])
+        np.sum(input_grad, axis=0, out=g["input_intercept"])
+        previous = np.empty_like(ws.output)
+        previous[:, 0] = 0.0
+        previous[:, 1:] = ws.output[:, :-1]
+        np.dot(hidden_grad.T, previous.reshape(rows, -1), out=g["hidden_coef"])
+        np.sum(hidden_grad, axis=0, out=g["hidden_intercept"])
