@@ -9,7 +9,7 @@ estimators will compose them, and compared with PyTorch's ``Conv1d``,
 import numpy as np
 import pytest
 
-from skbackprop._layers import build, dense_specs
+from skbackprop._layers import Run, build, dense_specs
 from skbackprop._losses import LOSSES
 from skbackprop._network import Network
 
@@ -220,3 +220,141 @@ def _gradient_arrays(network):
     twin = network.copy()
     twin.params[...] = network.grads
     return twin.fitted_arrays()
+
+
+# -- recurrent layers: truncated backpropagation through time ----------------------------
+
+
+def _recurrent(cell, truncate, seed=0, fan_in=3, width=4):
+    layer = build(
+        [("recurrent", {"fan_in": fan_in, "width": width, "cell": cell, "truncate": truncate})]
+    )[0]
+    rng = np.random.default_rng(seed)
+    values = {p.name: rng.normal(scale=0.5, size=p.shape) for p in layer.parameters()}
+    grads = {p.name: np.zeros(p.shape) for p in layer.parameters()}
+    layer.bind(values, grads, {})
+    return layer, values, grads
+
+
+def _cell(cell, values, x, h):
+    """One step of the cell in plain numpy, PyTorch's equations: the reference."""
+    gx = x @ values["input_coef"].T + values["input_intercept"]
+    gh = h @ values["hidden_coef"].T + values["hidden_intercept"]
+    if cell == "elman":
+        return np.tanh(gx + gh)
+    w = h.shape[1]
+    r = 1 / (1 + np.exp(-(gx[:, :w] + gh[:, :w])))
+    z = 1 / (1 + np.exp(-(gx[:, w : 2 * w] + gh[:, w : 2 * w])))
+    n = np.tanh(gx[:, 2 * w :] + r * gh[:, 2 * w :])
+    return (1 - z) * n + z * h
+
+
+def _truncated_objective(cell, values, x, weights, k, states):
+    """sum_t weights(t) . h(t), each h(t) run from the constant state ``states[t - k]``."""
+    total = 0.0
+    for t in range(x.shape[1]):
+        start = max(t - k + 1, 0) if k else 0
+        h = states[start - 1] if start > 0 else np.zeros((len(x), weights.shape[2]))
+        for s in range(start, t + 1):
+            h = _cell(cell, values, x[:, s], h)
+        total += float(np.sum(weights[:, t] * h))
+    return total
+
+
+def _layer_gradients(layer, grads, x, weights):
+    ws = layer.workspace(len(x), np.float64, True, n_steps=x.shape[1])
+    run = Run(True, False, None, 1.0 / len(x), np.ones(len(x)))
+    layer.forward(x, ws, run)
+    into = np.empty_like(x)
+    layer.backward(weights.copy(), x, ws, run, into)
+    return into, {name: grad.copy() for name, grad in grads.items()}, ws.output.copy()
+
+
+@pytest.mark.parametrize("cell", ["elman", "gru"])
+@pytest.mark.parametrize("k", [1, 2, 3, None])
+def test_truncated_bptt_is_the_gradient_with_the_state_k_steps_back_held_constant(cell, k):
+    layer, values, grads = _recurrent(cell, k)
+    rng = np.random.default_rng(1)
+    x, weights = rng.normal(size=(3, 7, 3)), rng.normal(size=(3, 7, 4))
+    input_gradient, parameter_gradients, states = _layer_gradients(layer, grads, x, weights)
+    states = [states[:, t] for t in range(x.shape[1])]  # the forward pass's, held constant
+    reference = [_cell(cell, values, x[:, 0], np.zeros((3, 4)))]
+    for t in range(1, x.shape[1]):
+        reference.append(_cell(cell, values, x[:, t], reference[-1]))
+    np.testing.assert_allclose(np.stack(reference, axis=1), np.stack(states, axis=1), rtol=1e-12)
+
+    def f():
+        return _truncated_objective(cell, values, x, weights, k, states)
+
+    for name, value in values.items():
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            saved = value[index]
+            value[index] = saved + 1e-6
+            up = f()
+            value[index] = saved - 1e-6
+            down = f()
+            value[index] = saved
+            numeric[index] = (up - down) / 2e-6
+        np.testing.assert_allclose(parameter_gradients[name], numeric, rtol=1e-5, atol=1e-8)
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + 1e-6
+        up = f()
+        x[index] = saved - 1e-6
+        down = f()
+        x[index] = saved
+        numeric[index] = (up - down) / 2e-6
+    np.testing.assert_allclose(input_gradient, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_truncation_changes_the_gradient_only_below_the_series_length():
+    rng = np.random.default_rng(2)
+    x, weights = rng.normal(size=(2, 6, 3)), rng.normal(size=(2, 6, 4))
+    full = _layer_gradients(*_recurrent("gru", None)[::2], x, weights)[1]
+    at_length = _layer_gradients(*_recurrent("gru", 6)[::2], x, weights)[1]
+    shorter = _layer_gradients(*_recurrent("gru", 2)[::2], x, weights)[1]
+    for name in full:
+        np.testing.assert_array_equal(full[name], at_length[name])
+    assert not np.allclose(full["hidden_coef"], shorter["hidden_coef"])
+
+
+@pytest.mark.parametrize("cell", ["elman", "gru"])
+@pytest.mark.parametrize("k", [1, 3, None])
+def test_recurrent_layers_equal_pytorchs_with_the_state_detached_k_steps_back(cell, k):
+    torch = pytest.importorskip("torch")
+    layer, values, grads = _recurrent(cell, k, fan_in=3, width=5)
+    rng = np.random.default_rng(3)
+    x, weights = rng.normal(size=(4, 8, 3)), rng.normal(size=(4, 8, 5))
+    input_gradient, parameter_gradients, output = _layer_gradients(layer, grads, x, weights)
+
+    module = (torch.nn.RNN if cell == "elman" else torch.nn.GRU)(3, 5, batch_first=True).double()
+    for ours, theirs in [
+        ("input_coef", "weight_ih_l0"),
+        ("hidden_coef", "weight_hh_l0"),
+        ("input_intercept", "bias_ih_l0"),
+        ("hidden_intercept", "bias_hh_l0"),
+    ]:
+        getattr(module, theirs).data = torch.tensor(values[ours].copy())
+    xt = torch.tensor(x, requires_grad=True)
+    full, _ = module(xt)
+    np.testing.assert_allclose(output, full.detach().numpy(), rtol=1e-12, atol=1e-14)
+    # Each output from the state k steps back, detached: PyTorch's truncated BPTT.
+    total = 0
+    for t in range(x.shape[1]):
+        start = max(t - k + 1, 0) if k else 0
+        h0 = full[:, start - 1].detach()[None].contiguous() if start > 0 else None
+        out, _ = module(xt[:, start : t + 1], h0)
+        total = total + (torch.tensor(weights[:, t]) * out[:, -1]).sum()
+    total.backward()
+    for ours, theirs in [
+        ("input_coef", "weight_ih_l0"),
+        ("hidden_coef", "weight_hh_l0"),
+        ("input_intercept", "bias_ih_l0"),
+        ("hidden_intercept", "bias_hh_l0"),
+    ]:
+        np.testing.assert_allclose(
+            parameter_gradients[ours], getattr(module, theirs).grad.numpy(), rtol=1e-10, atol=1e-12
+        )
+    np.testing.assert_allclose(input_gradient, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
