@@ -299,11 +299,17 @@ conv_filters : tuple of int, default=(64, 64, 64)
 kernel_sizes : tuple of int, default=(7, 5, 3)
     Taps of each block's filters, one entry per entry of ``conv_filters``.
 
+recurrent_units : tuple of int, default=()
+    Units of each recurrent layer after the blocks, of ``cell``; each
+    outputs its state at every step, trained by backpropagation through
+    time. The initial state is zero. Weights start as PyTorch's, uniform in
+    ``+-1 / sqrt(units)``.
+
 pooling : {"average", "max", "last"}, default="average"
-    How the last block's output (or the series, without blocks) becomes one
-    row per series: each channel's average, maximum or last value over the
-    series' own steps. The dense layers of ``hidden_layer_sizes`` and the
-    output layer follow.
+    How the last layer's output (or the series, without blocks or recurrent
+    layers) becomes one row per series: each channel's average, maximum or
+    last value over the series' own steps. The dense layers of
+    ``hidden_layer_sizes`` and the output layer follow.
 
 hidden_layer_sizes : tuple of int, default=()
     Units in each dense hidden layer after the pooling; ``()`` means the
@@ -313,6 +319,21 @@ activation : str or sequence of str, default="relu"
     Activation of the convolution blocks and the hidden layers (the names
     are the MLP estimators'); or a sequence of names, one per block, then
     one per hidden layer.
+
+cell : {"gru", "elman"}, default="gru"
+    The recurrent layers' cell, in PyTorch's equations and layouts: ``GRU``
+    (gates ``r``, ``z``, ``n``) or ``RNN`` (``h = tanh(W_ih x + b_ih + W_hh h
+    + b_hh)``).
+
+bptt_truncate : int or None, default=None
+    Backpropagation through time truncated to this many steps: the output
+    read at step ``t`` sends its gradient back through the cell steps ``t,
+    ..., t - k + 1`` and no further, the state before them a constant (as
+    PyTorch's ``h.detach()`` there). ``1`` is no backpropagation through
+    time; None (or a ``k`` at least the series' length) is full BPTT. A
+    shorter ``k`` costs less per step (``k`` carried gradients instead of
+    the whole history's effect) and cannot learn what depends on steps
+    further back than ``k``.
 """
 
 # The shared entries whose defaults the sequence estimators change.

@@ -44,7 +44,15 @@ ARRAY_ATTRIBUTES = (
 )
 # The sequence estimators' convolution blocks: the same arrays, named with a prefix.
 CONV_ARRAY_ATTRIBUTES = tuple(f"conv_{name}" for name in ARRAY_ATTRIBUTES)
-_ALL_ARRAY_ATTRIBUTES = ARRAY_ATTRIBUTES + CONV_ARRAY_ATTRIBUTES
+# Their recurrent layers: PyTorch's RNN/GRU weight_ih, weight_hh, bias_ih, bias_hh.
+RECURRENT_ARRAY_ATTRIBUTES = (
+    "recurrent_input_coefs_",
+    "recurrent_hidden_coefs_",
+    "recurrent_input_intercepts_",
+    "recurrent_hidden_intercepts_",
+)
+_SEQUENCE_ARRAY_ATTRIBUTES = CONV_ARRAY_ATTRIBUTES + RECURRENT_ARRAY_ATTRIBUTES
+_ALL_ARRAY_ATTRIBUTES = ARRAY_ATTRIBUTES + _SEQUENCE_ARRAY_ATTRIBUTES
 NON_FINITE_OUTPUT = (
     "The network's output is not finite (inf or NaN) for some rows of X: their values are "
     "far outside what it was trained on. Scale X as the training data was scaled."
@@ -129,15 +137,19 @@ class Architecture:
 class SequenceArchitecture(Architecture):
     """An :class:`Architecture` with convolution blocks and pooling before the dense layers.
 
-    ``filters`` and ``kernel_sizes`` (one per block) and ``pooling``; an
-    ``activation`` sequence names one per block, then one per hidden layer.
+    ``filters`` and ``kernel_sizes`` (one per block), ``recurrent_units``
+    (one per recurrent layer, of ``cell``, truncated to ``truncate`` steps)
+    and ``pooling``; an ``activation`` sequence names one per block, then one
+    per hidden layer.
     """
 
-    SHAPED_BY = "conv_filters, kernel_sizes, hidden_layer_sizes"
+    SHAPED_BY = "conv_filters, kernel_sizes, recurrent_units, cell, hidden_layer_sizes"
 
     def __init__(self, params):
         self.filters = tuple(_positive_ints(params["conv_filters"], "conv_filters"))
         self.kernel_sizes = tuple(_positive_ints(params["kernel_sizes"], "kernel_sizes"))
+        self.recurrent_units = tuple(_positive_ints(params["recurrent_units"], "recurrent_units"))
+        self.cell, self.truncate = params["cell"], params["bptt_truncate"]
         if len(self.filters) != len(self.kernel_sizes):
             raise ValueError(
                 "kernel_sizes must have one entry per convolution block, as conv_filters "
@@ -163,8 +175,11 @@ class SequenceArchitecture(Architecture):
             self.pooling,
             self.batch_normalization,
             self.momentum,
+            self.recurrent_units,
+            self.cell,
+            self.truncate,
         )
-        width = self.filters[-1] if self.filters else n_inputs
+        width = specs[-1][1]["fan_in"]  # the pooling's: the last block's or layer's width
         dense = dense_specs(
             (width, *self.hidden, n_outputs),
             dense_activation,
@@ -259,7 +274,7 @@ def network_to_train(architecture, n_inputs, n_outputs, output_activation, dtype
     arrays = network.fitted_arrays()
     if any(
         [a.shape for a in arrays.get(name, ())] != [a.shape for a in fitted.get(name) or ()]
-        for name in ("coefs_", "conv_coefs_")
+        for name in ("coefs_", "conv_coefs_", "recurrent_hidden_coefs_", "recurrent_input_coefs_")
     ):
         raise ValueError(
             f"warm_start and partial_fit need the same {architecture.SHAPED_BY} and "
@@ -325,17 +340,26 @@ def layers_from_fitted(fitted, dropout=None):
     """The layers of the model that an estimator's fitted attributes describe."""
     activation = fitted["_hidden_activation"]
     specs = []
-    if "_pooling" in fitted:  # series: the convolution blocks and the pooling first
+    if "_pooling" in fitted:  # series: the blocks, recurrent layers and pooling first
         conv_coefs = fitted.get("conv_coefs_") or []
-        n_blocks = len(conv_coefs)
-        conv_activation, activation = split_activation(activation, n_blocks)
+        recurrent = fitted.get("recurrent_hidden_coefs_") or []
+        conv_activation, activation = split_activation(activation, len(conv_coefs))
+        if conv_coefs:
+            n_channels = conv_coefs[0].shape[1]
+        elif recurrent:
+            n_channels = fitted["recurrent_input_coefs_"][0].shape[1]
+        else:
+            n_channels = fitted["coefs_"][0].shape[0]
         specs = sequence_specs(
-            conv_coefs[0].shape[1] if conv_coefs else fitted["coefs_"][0].shape[0],
+            n_channels,
             [coef.shape[0] for coef in conv_coefs],
             [coef.shape[2] for coef in conv_coefs],
             conv_activation,
             fitted["_pooling"],
             fitted.get("conv_gammas_") is not None,
+            recurrent_units=[coef.shape[1] for coef in recurrent],
+            # Gates per unit: one for Elman, three for a GRU.
+            cell="elman" if recurrent and len(recurrent[0]) == recurrent[0].shape[1] else "gru",
         )
     dense = dense_specs(
         _layer_sizes(fitted),

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 
 from . import _docs
 from ._estimators import BackpropClassifier, BackpropRegressor
-from ._layers import POOLINGS
+from ._layers import CELLS, POOLINGS
 from ._model import SequenceArchitecture
 from ._series import Series
 
@@ -32,7 +32,10 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 _SEQUENCE_CONSTRAINTS = {
     "conv_filters": ["array-like", Interval(Integral, 1, None, closed="left")],
     "kernel_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "recurrent_units": ["array-like", Interval(Integral, 1, None, closed="left")],
     "pooling": [StrOptions(set(POOLINGS))],
+    "cell": [StrOptions(set(CELLS))],
+    "bptt_truncate": [None, Interval(Integral, 1, None, closed="left")],
 }
 
 _SHAPES = (
@@ -216,6 +219,16 @@ list of ndarray or None
     Each block's batch normalization (None without it), as ``gammas_`` ...
     are the dense layers'.
 
+recurrent_input_coefs_, recurrent_hidden_coefs_ : list of ndarray or None
+    Each recurrent layer's weights, ``(gates * units, inputs)`` and
+    ``(gates * units, units)`` as PyTorch's ``weight_ih_l0`` and
+    ``weight_hh_l0`` (gates ``r``, ``z``, ``n`` for a GRU). None without
+    recurrent layers.
+
+recurrent_input_intercepts_, recurrent_hidden_intercepts_ : list of ndarray \
+or None
+    Their biases, ``(gates * units,)``, as ``bias_ih_l0`` and ``bias_hh_l0``.
+
 n_channels_in_ : int
     Channels of the series seen in fit.
 
@@ -279,6 +292,16 @@ list of ndarray or None
     Each block's batch normalization (None without it), as ``gammas_`` ...
     are the dense layers'.
 
+recurrent_input_coefs_, recurrent_hidden_coefs_ : list of ndarray or None
+    Each recurrent layer's weights, ``(gates * units, inputs)`` and
+    ``(gates * units, units)`` as PyTorch's ``weight_ih_l0`` and
+    ``weight_hh_l0`` (gates ``r``, ``z``, ``n`` for a GRU). None without
+    recurrent layers.
+
+recurrent_input_intercepts_, recurrent_hidden_intercepts_ : list of ndarray \
+or None
+    Their biases, ``(gates * units,)``, as ``bias_ih_l0`` and ``bias_hh_l0``.
+
 n_channels_in_ : int
     Channels of the series seen in fit.
 
@@ -322,10 +345,13 @@ class BackpropSequenceClassifier(_SequenceInput, BackpropClassifier):
         self,
         conv_filters=(64, 64, 64),
         kernel_sizes=(7, 5, 3),
+        recurrent_units=(),
         pooling="average",
         hidden_layer_sizes=(),
         activation="relu",
         *,
+        cell="gru",
+        bptt_truncate=None,
         class_weight=None,
         solver="adam",
         batch_size="auto",
@@ -399,7 +425,10 @@ class BackpropSequenceClassifier(_SequenceInput, BackpropClassifier):
         )
         self.conv_filters = conv_filters
         self.kernel_sizes = kernel_sizes
+        self.recurrent_units = recurrent_units
         self.pooling = pooling
+        self.cell = cell
+        self.bptt_truncate = bptt_truncate
 
 
 class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
@@ -420,10 +449,13 @@ class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
         self,
         conv_filters=(64, 64, 64),
         kernel_sizes=(7, 5, 3),
+        recurrent_units=(),
         pooling="average",
         hidden_layer_sizes=(),
         activation="relu",
         *,
+        cell="gru",
+        bptt_truncate=None,
         loss="squared_error",
         huber_delta=1.0,
         quantile=0.5,
@@ -501,4 +533,7 @@ class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
         )
         self.conv_filters = conv_filters
         self.kernel_sizes = kernel_sizes
+        self.recurrent_units = recurrent_units
         self.pooling = pooling
+        self.cell = cell
+        self.bptt_truncate = bptt_truncate

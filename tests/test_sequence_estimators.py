@@ -169,8 +169,10 @@ def test_the_signature_is_the_mlp_estimators_with_the_blocks_first(sequence, mlp
     # repeats its MLP estimator's: they must not drift apart.
     mine = inspect.signature(sequence.__init__).parameters
     theirs = inspect.signature(mlp.__init__).parameters
-    own = ["conv_filters", "kernel_sizes", "pooling"]
-    assert list(mine)[1:4] == own and [n for n in mine if n not in own] == list(theirs)
+    own = ["conv_filters", "kernel_sizes", "recurrent_units", "pooling"]
+    assert list(mine)[1:5] == own
+    own += ["cell", "bptt_truncate"]
+    assert [n for n in mine if n not in own] == list(theirs)
     changed = {"hidden_layer_sizes": (), "learning_rate_init": 0.01, "batch_normalization": True}
     for name, parameter in theirs.items():
         assert mine[name].kind == parameter.kind, name
@@ -222,3 +224,48 @@ def test_default_accuracy_on_ucr_uea_data(name, threshold):
     X_test, y_test = datasets.load_classification(name, split="test")
     model = quiet_fit(BackpropSequenceClassifier(random_state=0), X, y)
     assert model.score(X_test, y_test) >= threshold
+
+
+RECURRENT = dict(conv_filters=(4,), kernel_sizes=(3,), recurrent_units=(6, 5), random_state=0)
+
+
+@pytest.mark.parametrize("cell, gates", [("gru", 3), ("elman", 1)])
+def test_recurrent_layers_are_fitted_in_pytorchs_layouts(cell, gates):
+    X, y = _waves(n_channels=2)
+    model = quiet_fit(BackpropSequenceClassifier(**RECURRENT, cell=cell, max_iter=2), X, y)
+    assert [a.shape for a in model.recurrent_input_coefs_] == [(gates * 6, 4), (gates * 5, 6)]
+    assert [a.shape for a in model.recurrent_hidden_coefs_] == [(gates * 6, 6), (gates * 5, 5)]
+    assert [a.shape for a in model.recurrent_hidden_intercepts_] == [(gates * 6,), (gates * 5,)]
+    assert model.coefs_[0].shape == (5, 3)
+    # The fitted arrays alone rebuild the model: a loaded one predicts the same bits.
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("pooling", ["last", "average"])
+def test_a_recurrent_model_predicts_a_series_the_same_whatever_it_is_batched_with(pooling):
+    X, y = _waves(n_channels=2)
+    lengths = np.random.default_rng(4).integers(1, 41, len(X))
+    series = [x[:, :length] for x, length in zip(X, lengths, strict=True)]
+    model = BackpropSequenceRegressor(**RECURRENT, pooling=pooling, bptt_truncate=3, max_iter=3)
+    together = quiet_fit(model, series, y).predict(series)
+    for index in (0, 5, 21):
+        np.testing.assert_allclose(
+            model.predict([series[index]])[0], together[index], rtol=1e-12, atol=1e-12
+        )
+
+
+def test_a_recurrent_model_continues_exactly_and_refuses_other_units():
+    X, y = _waves()
+    params = dict(**RECURRENT, cell="elman", bptt_truncate=4, shuffle=False, tol=0)
+    fitted = quiet_fit(BackpropSequenceClassifier(max_iter=2, **params), X, y)
+    incremental = BackpropSequenceClassifier(**params)
+    for _ in range(2):
+        incremental.partial_fit(X, y, classes=np.unique(y))
+    for mine, theirs in zip(
+        fitted.recurrent_hidden_coefs_, incremental.recurrent_hidden_coefs_, strict=True
+    ):
+        np.testing.assert_array_equal(mine, theirs)
+    incremental.set_params(recurrent_units=(6,))
+    with pytest.raises(ValueError, match="same conv_filters, kernel_sizes, recurrent_units"):
+        incremental.partial_fit(X, y)

@@ -120,6 +120,11 @@ def _expected_failures(estimator):
         # scikit-learn's contract for n_features_in_ holds.
         BackpropSequenceClassifier((8, 8), (5, 3), random_state=0),
         BackpropSequenceRegressor((8, 8), (5, 3), pooling="max", random_state=0),
+        # Recurrent layers alone: each cell, one truncated.
+        BackpropSequenceClassifier(
+            (), (), (8,), pooling="last", cell="elman", bptt_truncate=2, random_state=0
+        ),
+        BackpropSequenceRegressor((), (), (8,), random_state=0),
     ],
     expected_failed_checks=_expected_failures,
 )

@@ -269,15 +269,26 @@ class TimePooling(Layer):
 
 
 def sequence_specs(
-    n_channels, filters, kernel_sizes, activation, pooling, batch_normalization=False, momentum=0.9
+    n_channels,
+    filters,
+    kernel_sizes,
+    activation,
+    pooling,
+    batch_normalization=False,
+    momentum=0.9,
+    recurrent_units=(),
+    cell="gru",
+    truncate=None,
 ):
-    """The specs of the convolution blocks and the pooling that turn series into rows.
+    """The specs of the layers that turn series into rows: blocks, recurrent layers, pooling.
 
-    ``filters`` and ``kernel_sizes`` hold one entry per block; ``activation``
-    is one name, or one per block. The dense layers' specs follow them (see
+    ``filters`` and ``kernel_sizes`` hold one entry per convolution block;
+    ``activation`` is one name, or one per block. ``recurrent_units`` holds
+    one width per recurrent layer (see ``recurrent``), of ``cell`` and
+    truncated to ``truncate`` steps. The dense layers' specs follow them (see
     :func:`~.dense.dense_specs`, whose first layer is then not ``first``).
     """
-    channels = (int(n_channels), *(int(n) for n in filters))
+    channels = (int(n_channels), *(int(n) for n in filters), *(int(n) for n in recurrent_units))
     activations = (activation,) * len(filters) if isinstance(activation, str) else activation
     specs = [
         (
@@ -293,5 +304,19 @@ def sequence_specs(
             },
         )
         for index, taps in enumerate(kernel_sizes)
+    ]
+    n_blocks = len(specs)
+    specs += [
+        (
+            "recurrent",
+            {
+                "fan_in": channels[index],
+                "width": channels[index + 1],
+                "cell": cell,
+                "truncate": truncate,
+                "first": index == 0,
+            },
+        )
+        for index in range(n_blocks, n_blocks + len(recurrent_units))
     ]
     return [*specs, ("pool", {"fan_in": channels[-1], "pooling": pooling})]
