@@ -172,12 +172,31 @@ class _SequenceInput:
         return tags
 
 
-_SEQUENCE_INPUT_DOC = """\
-X : array-like of shape (n_samples, n_channels, n_timepoints) or (n_samples, \
-n_timepoints), or list of arrays of shape (n_channels, n_timepoints_i)
-    The series: 3-D, 2-D (one channel), or a list of series of unequal
-    lengths, which are padded and masked inside (a series predicts the same
-    whatever it is batched with). Prediction takes series of any length.
+_SEQUENCE_ATTRIBUTES = """\
+conv_coefs_ : list of ndarray or None
+    Weights of each convolution block, ``(filters, in_channels,
+    kernel_size)`` as PyTorch's ``Conv1d.weight``. None without blocks.
+
+conv_intercepts_ : list of ndarray or None
+    Bias of each convolution block, ``(filters,)``.
+
+conv_gammas_, conv_betas_, conv_running_means_, conv_running_variances_ : \
+list of ndarray or None
+    Each block's batch normalization (None without it), as ``gammas_`` ...
+    are the dense layers'.
+
+recurrent_input_coefs_, recurrent_hidden_coefs_ : list of ndarray or None
+    Each recurrent layer's weights, ``(gates * units, inputs)`` and
+    ``(gates * units, units)`` as PyTorch's ``weight_ih_l0`` and
+    ``weight_hh_l0`` (gates ``r``, ``z``, ``n`` for a GRU). None without
+    recurrent layers.
+
+recurrent_input_intercepts_, recurrent_hidden_intercepts_ : list of ndarray \
+or None
+    Their biases, ``(gates * units,)``, as ``bias_ih_l0`` and ``bias_hh_l0``.
+
+n_channels_in_ : int
+    Channels of the series seen in fit.
 """
 
 _CLASSIFIER_DOC = """Time-series classifier: convolution blocks, pooling over time, then an MLP.
@@ -207,30 +226,7 @@ Attributes
 classes_ : ndarray of shape (n_classes,)
     Class labels.
 
-conv_coefs_ : list of ndarray or None
-    Weights of each convolution block, ``(filters, in_channels,
-    kernel_size)`` as PyTorch's ``Conv1d.weight``. None without blocks.
-
-conv_intercepts_ : list of ndarray or None
-    Bias of each convolution block, ``(filters,)``.
-
-conv_gammas_, conv_betas_, conv_running_means_, conv_running_variances_ : \
-list of ndarray or None
-    Each block's batch normalization (None without it), as ``gammas_`` ...
-    are the dense layers'.
-
-recurrent_input_coefs_, recurrent_hidden_coefs_ : list of ndarray or None
-    Each recurrent layer's weights, ``(gates * units, inputs)`` and
-    ``(gates * units, units)`` as PyTorch's ``weight_ih_l0`` and
-    ``weight_hh_l0`` (gates ``r``, ``z``, ``n`` for a GRU). None without
-    recurrent layers.
-
-recurrent_input_intercepts_, recurrent_hidden_intercepts_ : list of ndarray \
-or None
-    Their biases, ``(gates * units,)``, as ``bias_ih_l0`` and ``bias_hh_l0``.
-
-n_channels_in_ : int
-    Channels of the series seen in fit.
+{sequence_attributes}
 
 {attributes}
 
@@ -280,30 +276,7 @@ quantile : float or sequence of float, default=0.5
 
 Attributes
 ----------
-conv_coefs_ : list of ndarray or None
-    Weights of each convolution block, ``(filters, in_channels,
-    kernel_size)`` as PyTorch's ``Conv1d.weight``. None without blocks.
-
-conv_intercepts_ : list of ndarray or None
-    Bias of each convolution block, ``(filters,)``.
-
-conv_gammas_, conv_betas_, conv_running_means_, conv_running_variances_ : \
-list of ndarray or None
-    Each block's batch normalization (None without it), as ``gammas_`` ...
-    are the dense layers'.
-
-recurrent_input_coefs_, recurrent_hidden_coefs_ : list of ndarray or None
-    Each recurrent layer's weights, ``(gates * units, inputs)`` and
-    ``(gates * units, units)`` as PyTorch's ``weight_ih_l0`` and
-    ``weight_hh_l0`` (gates ``r``, ``z``, ``n`` for a GRU). None without
-    recurrent layers.
-
-recurrent_input_intercepts_, recurrent_hidden_intercepts_ : list of ndarray \
-or None
-    Their biases, ``(gates * units,)``, as ``bias_ih_l0`` and ``bias_hh_l0``.
-
-n_channels_in_ : int
-    Channels of the series seen in fit.
+{sequence_attributes}
 
 {attributes}
 
@@ -333,6 +306,7 @@ class BackpropSequenceClassifier(_SequenceInput, BackpropClassifier):
     __doc__ = _docs.fill(
         _CLASSIFIER_DOC,
         parameters=_docs.sequence_parameters(split="stratified by class", score="accuracy"),
+        sequence_attributes=_SEQUENCE_ATTRIBUTES,
         attributes=_docs.attributes(
             score="accuracy",
             out_activations='"softmax" (multiclass) or "logistic" (binary, multilabel)',
@@ -439,6 +413,7 @@ class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
     __doc__ = _docs.fill(
         _REGRESSOR_DOC,
         parameters=_docs.sequence_parameters(split="at random", score="R^2"),
+        sequence_attributes=_SEQUENCE_ATTRIBUTES,
         attributes=_docs.attributes(
             score="R^2", out_activations='"identity" (or "exp" for loss="poisson")'
         ),
