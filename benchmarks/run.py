@@ -11,7 +11,9 @@ machine hits both sides of a pair alike, and the seconds are medians. GFLOP/s
 counts 6 x weights x samples per epoch (forward 2, backward 4); efficiency
 is against numpy's own float32/float64 matrix-multiply peak, measured here.
 If PyTorch is installed, an equivalent hand-written training loop is timed
-as a third column. Results also go to benchmarks/results/*.json.
+as a third column. Results also go to benchmarks/results/*.json. The
+sequence estimators' workload (``--workloads sequences``, see sequences.py)
+compares one epoch with PyTorch's and reports accuracy on UCR/UEA data sets.
 """
 
 import argparse
@@ -38,6 +40,9 @@ from sklearn.preprocessing import StandardScaler
 
 import skbackprop
 from skbackprop import BackpropClassifier, BackpropRegressor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sequences module beside this one
+import sequences  # noqa: E402
 
 # PyTorch, if installed, is timed in a child process: its OpenMP threads keep
 # spinning after each call and would slow numpy's BLAS threads in this one.
@@ -748,10 +753,16 @@ WORKLOADS = {
     "layers": layers_workload,
     "lbfgs": lbfgs_workload,
     "diagnostics": diagnostics_workload,
+    "sequences": lambda repeats: [
+        *sequences.epoch_rows(repeats, HAVE_TORCH),
+        *sequences.ucr_rows(repeats),
+    ],
 }
 
 
 def print_row(row):
+    if sequences.print_row(row):
+        return
     name = row["workload"]
     if "overhead" in row:
         print(

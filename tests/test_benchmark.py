@@ -112,3 +112,19 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
         expected = np.median(np.divide(row["ours_times"], row["sklearn_times"]))
         assert row["ratio"] == pytest.approx(expected)
         assert 0 < row["efficiency"] and 0 <= row["ours_score"] <= 1
+
+
+def test_the_sequence_workload_prints_epoch_and_accuracy_rows(benchmark, monkeypatch, capsys):
+    sequences = benchmark.sequences
+    monkeypatch.setattr(sequences, "N_SERIES", 40)
+    monkeypatch.setattr(sequences, "N_STEPS", 20)
+    monkeypatch.setattr(sequences, "UCR_UEA", ("BasicMotions",))
+    rows = benchmark.WORKLOADS["sequences"](1)
+    for row in rows:
+        benchmark.print_row(row)
+    printed = capsys.readouterr().out
+    for name in ["epoch, default conv", "epoch, GRU 64"]:
+        lines = [line for line in printed.splitlines() if line.startswith(name)]
+        assert len(lines) == 2 and all("ours" in line for line in lines)  # float32, float64
+    assert "UCR/UEA BasicMotions" in printed
+    assert ("accuracy" in printed) or ("skipped: needs aeon" in printed)
