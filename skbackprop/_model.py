@@ -516,6 +516,11 @@ class FittedModel:
         """What ``predict`` (classifier: ``predict_proba``) returns for network outputs."""
         return self.estimator._as_predicted(output)
 
+    @property
+    def takes_series(self):
+        """Whether the network's input is series (its first layer a sequence layer)."""
+        return "pooling" in self.network.description
+
     def in_input_layout(self, values, X):
         """Values per input of X (validated; input gradients) in the layout the caller gave X in."""
         return self.estimator._in_input_layout(values, X)

@@ -16,6 +16,12 @@ threshold per label for multilabel targets), of the same dtype as
 ``predict``'s, and the probabilities; the regressor returns its outputs as
 an ``(n_samples, n_outputs)`` tensor. Exporting an unfitted model raises
 ``NotFittedError``.
+
+The sequence estimators export with ONNX's ``Conv``, ``GRU`` and ``RNN``
+(which onnxruntime runs in float32 only: a float64 graph casts around them)
+and take series of equal lengths, ``(n_samples, n_channels, n_timepoints)``,
+or ``(n_samples, n_timepoints)`` for one channel; the lengths may differ from
+fit's. Series of unequal lengths are predicted with ``predict``.
 """
 
 import math
@@ -26,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._activations import LEAKY_RELU_SLOPE
 from ._estimators import BackpropClassifier, BackpropRegressor
 from ._model import fitted_model
+from ._sequence_estimators import BackpropSequenceClassifier, BackpropSequenceRegressor
 
 _EXTRA_HINT = (
     'ONNX export needs skl2onnx (and onnxruntime to run the result): pip install "skbackprop[onnx]"'
@@ -46,21 +53,23 @@ def register_converters():
         from skl2onnx import _parse, update_registered_converter
     except ImportError as error:
         raise ImportError(_EXTRA_HINT) from error
-    update_registered_converter(
-        BackpropClassifier,
-        "SkbackpropBackpropClassifier",
-        _classifier_shapes,
-        _convert_classifier,
-        parser=_fitted_only(_parse._parse_sklearn_classifier),
-        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
-    )
-    update_registered_converter(
-        BackpropRegressor,
-        "SkbackpropBackpropRegressor",
-        _regressor_shapes,
-        _convert_regressor,
-        parser=_fitted_only(_parse._parse_sklearn_simple_model),
-    )
+    for classifier in (BackpropClassifier, BackpropSequenceClassifier):
+        update_registered_converter(
+            classifier,
+            f"Skbackprop{classifier.__name__}",
+            _classifier_shapes,
+            _convert_classifier,
+            parser=_fitted_only(_parse._parse_sklearn_classifier),
+            options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+        )
+    for regressor in (BackpropRegressor, BackpropSequenceRegressor):
+        update_registered_converter(
+            regressor,
+            f"Skbackprop{regressor.__name__}",
+            _regressor_shapes,
+            _convert_regressor,
+            parser=_fitted_only(_parse._parse_sklearn_simple_model),
+        )
 
 
 def _fitted_only(parse):
@@ -215,6 +224,64 @@ class _Graph:
     def add(self, a, b):
         return self.op("Add", a, b)
 
+    # -- series, (rows, channels, steps) as ONNX's Conv, RNN and GRU take them --------
+
+    def conv(self, x, coef, intercept, pads):
+        """A 1-D convolution, weights ``(out, in, taps)``, zero ``pads`` (before, after).
+
+        onnxruntime runs Conv in float32 only: a float64 graph casts around it.
+        """
+        single = np.float32
+        if np.dtype(self.dtype) != single:
+            x = self.op("Cast", x, to=_onnx_type(single))
+        z = self.op("Conv", x, coef.astype(single), intercept.astype(single), pads=list(pads))
+        if np.dtype(self.dtype) != single:
+            z = self.op("Cast", z, to=_onnx_type(self.dtype))
+        return z
+
+    def pool(self, x, how):
+        """Each channel's mean, maximum or last value over the steps (axis 2)."""
+        if how == "last":
+            last = self.op(
+                "Slice",
+                x,
+                np.array([-1], dtype=np.int64),
+                np.array([np.iinfo(np.int64).max], dtype=np.int64),
+                np.array([2], dtype=np.int64),
+            )
+            return self.op("Squeeze", last, np.array([2], dtype=np.int64))
+        if self.opset >= 18:  # the axes became an input
+            axes = np.array([2], dtype=np.int64)
+            return self.op("ReduceMean" if how == "average" else "ReduceMax", x, axes, keepdims=0)
+        return self.op("ReduceMean" if how == "average" else "ReduceMax", x, axes=[2], keepdims=0)
+
+    def recurrent(self, x, kind, weights, recurrence, bias, units):
+        """ONNX's ``GRU`` or ``RNN`` over ``x`` (rows, channels, steps), its states likewise.
+
+        ``weights``, ``recurrence`` and ``bias`` in ONNX's layouts and gate
+        order. onnxruntime runs these in float32 only: a float64 graph casts
+        around them.
+        """
+        single = np.float32
+        steps_first = self.op("Transpose", x, perm=[2, 0, 1])  # (steps, rows, channels)
+        if np.dtype(self.dtype) != single:
+            steps_first = self.op("Cast", steps_first, to=_onnx_type(single))
+        arrays = [array.astype(single)[None] for array in (weights, recurrence, bias)]
+        options = {"hidden_size": units}
+        if kind == "GRU":
+            options["linear_before_reset"] = 1  # r * (W_hn h + b_hn), as PyTorch's
+        else:
+            options["activations"] = ["Tanh"]
+        states = self.op(kind, steps_first, *arrays, **options)[0]  # (steps, 1, rows, units)
+        states = self.op("Squeeze", states, np.array([1], dtype=np.int64))
+        if np.dtype(self.dtype) != single:
+            states = self.op("Cast", states, to=_onnx_type(self.dtype))
+        return self.op("Transpose", states, perm=[1, 2, 0])
+
+    def channels_first(self, x):
+        """A 2-D input of one channel's series, ``(rows, steps)``, as ``(rows, 1, steps)``."""
+        return self.op("Unsqueeze", x, np.array([1], dtype=np.int64))
+
     def activation(self, name, z):
         return self.hidden[name](z)
 
@@ -222,10 +289,17 @@ class _Graph:
         return self.outputs[name](z)
 
 
-def _forward(fitted, X, dtype, opset):
-    """The network's output activations as an ONNX expression of X."""
+def _forward(fitted, X, dtype, opset, rank=2):
+    """The network's output activations as an ONNX expression of X (of ``rank`` dimensions)."""
     graph = _Graph(dtype, opset)
-    return fitted.onnx(graph.op("Cast", X, to=_onnx_type(dtype)), graph)
+    x = graph.op("Cast", X, to=_onnx_type(dtype))
+    if fitted.takes_series and rank == 2:  # one channel's series, (rows, steps)
+        x = graph.channels_first(x)
+    return fitted.onnx(x, graph)
+
+
+def _rank(operator):
+    return len(operator.inputs[0].type.shape)
 
 
 def _onnx_type(dtype):
@@ -242,7 +316,7 @@ def _convert_classifier(scope, operator, container):
     _, dtype = _tensor_type(operator)
     label_name, proba_name = operator.outputs[0], operator.outputs[1]
     fitted = fitted_model(model)
-    output = _forward(fitted, operator.inputs[0], dtype, opset)
+    output = _forward(fitted, operator.inputs[0], dtype, opset, _rank(operator))
     kind = fitted.target_type
     if kind == "binary":
         negative = ops.OnnxSub(np.array([1], dtype=dtype), output, op_version=opset)
@@ -276,7 +350,7 @@ def _convert_regressor(scope, operator, container):
     model, opset = operator.raw_operator, container.target_opset
     _, dtype = _tensor_type(operator)
     fitted = fitted_model(model)
-    output = _forward(fitted, operator.inputs[0], dtype, opset)
+    output = _forward(fitted, operator.inputs[0], dtype, opset, _rank(operator))
     levels = fitted.quantile_levels
     if levels is not None:  # sorted per target as predict sorts them
         output = _sorted_by_level(output, levels, model.n_outputs_, opset)

@@ -13,7 +13,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop import (
+    BackpropClassifier,
+    BackpropRegressor,
+    BackpropSequenceClassifier,
+    BackpropSequenceRegressor,
+)
 from skbackprop._activations import HIDDEN_ACTIVATIONS
 from skbackprop.onnx import register_converters
 
@@ -158,3 +163,45 @@ def test_register_without_skl2onnx_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "skl2onnx", None)
     with pytest.raises(ImportError, match=r"skbackprop\[onnx\]"):
         register_converters()
+
+
+SEQUENCE_NETWORKS = {
+    "blocks, normalized": dict(conv_filters=(4, 3), kernel_sizes=(4, 3)),
+    "blocks, max": dict(conv_filters=(4,), kernel_sizes=(5,), pooling="max"),
+    "gru, last": dict(conv_filters=(4,), kernel_sizes=(3,), recurrent_units=(6,), pooling="last"),
+    "elman": dict(conv_filters=(), kernel_sizes=(), recurrent_units=(5, 4), cell="elman"),
+}
+SERIES = rng.normal(size=(40, 2, 30))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("network", list(SEQUENCE_NETWORKS))
+def test_sequence_classifier_matches_onnxruntime(network, dtype):
+    X_in = SERIES.astype(dtype)
+    y = np.digitize(X_in[:, 0, 3], [-0.5, 0.5])
+    model = BackpropSequenceClassifier(**SEQUENCE_NETWORKS[network], max_iter=5, random_state=0)
+    model.fit(X_in, y)
+    label, proba = _run(model, X_in, zipmap=False)
+    assert proba.dtype == dtype
+    # onnxruntime's Conv, GRU and RNN run in float32 only.
+    np.testing.assert_allclose(proba, model.predict_proba(X_in), atol=1e-5)
+    np.testing.assert_array_equal(label, model.predict(X_in))
+    # Exported with a free number of timepoints, it takes series of any length.
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    tensor = FloatTensorType if dtype == np.float32 else DoubleTensorType
+    onx = to_onnx(model, initial_types=[("X", tensor([None, 2, None]))], options={"zipmap": False})
+    session = onnxruntime.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    for n_steps in (30, 17, 1):
+        proba = session.run(None, {"X": X_in[:, :, :n_steps]})[1]
+        np.testing.assert_allclose(proba, model.predict_proba(X_in[:, :, :n_steps]), atol=1e-5)
+
+
+def test_sequence_regressor_of_2d_series_matches_onnxruntime():
+    X_in = SERIES[:, 0].astype(np.float32)
+    model = BackpropSequenceRegressor((4,), (3,), (5,), max_iter=5, random_state=0)
+    model.fit(X_in, X_in[:, 3] - X_in[:, 20])
+    (output,) = _run(model, X_in)
+    np.testing.assert_allclose(output[:, 0], model.predict(X_in), atol=1e-5)

@@ -203,3 +203,18 @@ class RecurrentLayer(Layer):
         previous[:, 1:] = ws.output[:, :-1]
         np.dot(hidden_grad.T, previous.reshape(rows, -1), out=g["hidden_coef"])
         np.sum(hidden_grad, axis=0, out=g["hidden_intercept"])
+
+    def onnx(self, x, graph):
+        v, w = self.values, self.width
+        if self.gates == 1:
+            kind, order = "RNN", [slice(0, w)]
+        else:  # ONNX's gates are z, r, h where PyTorch's are r, z, n
+            kind, order = "GRU", [slice(w, 2 * w), slice(0, w), slice(2 * w, 3 * w)]
+
+        def reordered(array):
+            return np.concatenate([array[rows] for rows in order])
+
+        bias = np.concatenate([reordered(v["input_intercept"]), reordered(v["hidden_intercept"])])
+        return graph.recurrent(
+            x, kind, reordered(v["input_coef"]), reordered(v["hidden_coef"]), bias, w
+        )

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._activations import HIDDEN_ACTIVATIONS
-from .._normalization import BatchStatistics
+from .._normalization import BatchStatistics, fold
 from ._base import NEW, Layer, Parameter
 from .dense import matmul_into
 from .normalized import Normalized
@@ -207,6 +207,17 @@ class ConvBlock(Normalized, Layer):
         np.copyto(into, gradient)
         return into
 
+    def onnx(self, x, graph):
+        coef, intercept = self.coef, self.intercept
+        if self.normalization is not None:  # folded into the filters, as predict computes it
+            n = self.normalization
+            matrix, intercept = fold(
+                self._matrix.T, intercept, n.gamma, n.beta, n.running_mean, n.running_variance
+            )
+            coef = matrix.T.reshape(self.coef_shape)
+        pads = (self.left, self.kernel_size - 1 - self.left)
+        return graph.activation(self.activation, graph.conv(x, coef, intercept, pads))
+
 
 class _PoolWorkspace:
     def __init__(self, n_rows, width, dtype, training):
@@ -266,6 +277,9 @@ class TimePooling(Layer):
         gradient[...] = 0.0
         np.put_along_axis(gradient, ws.steps[:, None, :], delta[:, None, :], axis=1)
         return gradient
+
+    def onnx(self, x, graph):
+        return graph.pool(x, self.pooling)
 
 
 def sequence_specs(
