@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import BackpropClassifier, BackpropRegressor
 from ._model import GRADIENT_CHUNK_ROWS, fitted_model, prediction_numerics
+from ._series import Series
 from ._threads import threads_for
 
 AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
@@ -29,7 +30,9 @@ def input_gradients(estimator, X, *, target=None):
         respect to the pipeline's input features.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The rows to differentiate at.
+        The rows to differentiate at; for the sequence estimators, series as
+        their ``predict`` takes them (the gradients come in the same layout:
+        per channel and timepoint).
 
     target : class label or int, default=None
         Classifier: the class whose ``predict_proba`` column is
@@ -90,13 +93,15 @@ def integrated_gradients(
         As for :func:`input_gradients`.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The rows to explain.
+        The rows to explain; for the sequence estimators, series as their
+        ``predict`` takes them (the attributions come in the same layout).
 
     baseline : array-like broadcastable to X, default=None
         Where the path starts, in the space of ``X``. By default the point
         the network sees as all zeros: zeros for a bare network, and behind
         a ``StandardScaler`` (in a Pipeline, or on X scaled beforehand) the
-        training mean, the usual "absence of signal".
+        training mean, the usual "absence of signal". For series: None
+        (zeros) or one number for every timepoint.
 
     n_steps : int, default=50
         Points of the Gauss-Legendre rule, or intervals of the trapezoid rule.
@@ -140,50 +145,80 @@ def integrated_gradients(
     _check_positive_int("n_steps", n_steps)
     alphas, weights = _path_rule(method, n_steps)
     model, X_net, slope = _resolve(estimator, X)
-    _check_rows(X_net)
     X_net = X_net.toarray() if sp.issparse(X_net) else X_net
     start = _baseline(estimator, model, X, X_net, baseline)
     fitted = fitted_model(model)
     columns, signs = _target_columns(model, fitted, X_net, target)
-    network = fitted.network
-    points_per_row = len(alphas)
     if batch_size is None:
-        batch_size = max(GRADIENT_CHUNK_ROWS // points_per_row, 1)
+        batch_size = max(GRADIENT_CHUNK_ROWS // len(alphas), 1)
     else:
         _check_positive_int("batch_size", batch_size)
-    attributions = np.empty(X_net.shape, dtype=network.dtype)
-    # One thread section for the whole call: each chunk in a section of its own would
-    # switch BLAS threads twice per chunk, which costs more than the chunk.
-    chunk = min(len(X_net) * points_per_row, GRADIENT_CHUNK_ROWS)
-    # The path and the workspaces are made once for the call, not once per batch.
-    path = np.empty((points_per_row, min(batch_size, len(X_net)), X_net.shape[1]), X_net.dtype)
-    workspaces = {}
-    with threads_for(network.largest_product(chunk)):
-        for begin in range(0, len(X_net), batch_size):
-            rows = slice(begin, begin + batch_size)
-            difference = X_net[rows] - start[rows]
-            n = difference.shape[0]
-            np.multiply(alphas[:, None, None], difference[None], out=path[:, :n])
-            path[:, :n] += start[rows][None]
-            points = path[:, :n].reshape(points_per_row * n, -1)
-            targets = _path_targets(model, fitted, points, target, columns[rows], signs[rows])
-            gradients = fitted.input_gradients(points, *targets, workspaces=workspaces)
-            mean_gradient = np.tensordot(weights, gradients.reshape(points_per_row, n, -1), axes=1)
-            attributions[rows] = difference * mean_gradient
+    path = _Path(model, fitted, X_net, start, alphas, weights, target)
+    attributions = path.integrate(columns, signs, batch_size)
     if not return_gap:
-        return attributions
+        return fitted.in_input_layout(attributions, X_net)
     # In the network's input space, where the path is straight too: the scaling cancels.
     outputs = _target_outputs(fitted, X_net, columns, signs)
     baseline_outputs = _target_outputs(
-        fitted, start, *_path_targets(model, fitted, start, target, columns, signs)
+        fitted,
+        path.start_input,
+        *_path_targets(model, fitted, path.start_input, target, columns, signs),
     )
-    gap = attributions.sum(axis=1) - (outputs - baseline_outputs)
+    gap = attributions.reshape(len(attributions), -1).sum(axis=1) - (outputs - baseline_outputs)
     return Bunch(
-        attributions=attributions,
+        attributions=fitted.in_input_layout(attributions, X_net),
         gap=gap,
         outputs=outputs,
         baseline_outputs=baseline_outputs,
     )
+
+
+class _Path:
+    """The straight paths from the baselines to the rows (or series) of X_net; their integral."""
+
+    def __init__(self, model, fitted, X_net, start, alphas, weights, target):
+        self.model, self.fitted, self.target = model, fitted, target
+        self.alphas, self.weights = alphas, weights
+        # Series: their values, (rows, steps, channels), and lengths, which the path keeps.
+        self.series = X_net if isinstance(X_net, Series) else None
+        self.values = X_net if self.series is None else X_net.values
+        self.start = start
+        self.start_input = start if self.series is None else Series(start, X_net.lengths)
+
+    def _points(self, points, rows):
+        if self.series is None:
+            return points
+        lengths = self.series.lengths
+        lengths = None if lengths is None else np.tile(lengths[rows], len(self.alphas))
+        return Series(points, lengths)
+
+    def integrate(self, columns, signs, batch_size):
+        """Each row's ``(x - baseline) * mean over the path of d F / d x``."""
+        values, network, n_points = self.values, self.fitted.network, len(self.alphas)
+        shape = values.shape[1:]
+        attributions = np.empty(values.shape, dtype=network.dtype)
+        # One thread section for the whole call: each chunk in a section of its own would
+        # switch BLAS threads twice per chunk, which costs more than the chunk.
+        chunk = min(len(values) * n_points, GRADIENT_CHUNK_ROWS)
+        # The path and the workspaces are made once for the call, not once per batch.
+        path = np.empty((n_points, min(batch_size, len(values)), *shape), values.dtype)
+        alphas = self.alphas.reshape(-1, 1, *[1] * len(shape))
+        workspaces = {}
+        with threads_for(network.largest_product(chunk)):
+            for begin in range(0, len(values), batch_size):
+                rows = slice(begin, begin + batch_size)
+                difference = values[rows] - self.start[rows]
+                n = difference.shape[0]
+                np.multiply(alphas, difference[None], out=path[:, :n])
+                path[:, :n] += self.start[rows][None]
+                points = self._points(path[:, :n].reshape(n_points * n, *shape), rows)
+                targets = _path_targets(
+                    self.model, self.fitted, points, self.target, columns[rows], signs[rows]
+                )
+                gradients = self.fitted.input_gradients(points, *targets, workspaces=workspaces)
+                gradients = gradients.reshape(n_points, n, *shape)
+                attributions[rows] = difference * np.tensordot(self.weights, gradients, axes=1)
+        return attributions
 
 
 def predictive_draws(estimator, X, *, n_draws=100, random_state=None):
@@ -303,15 +338,6 @@ def _slope(estimator):
     return slope
 
 
-def _check_rows(X_net):
-    if X_net.ndim == 3:
-        raise ValueError(
-            "integrated_gradients explains rows of features; the series of the sequence "
-            "estimators have no straight-line path in it yet. Use input_gradients, which "
-            "takes series."
-        )
-
-
 def _resolve(estimator, X):
     model, X_net = _network_estimator(estimator, X, affine_only=True)
     return model, X_net, _slope(estimator)
@@ -319,6 +345,8 @@ def _resolve(estimator, X):
 
 def _baseline(estimator, model, X, X_net, baseline):
     """The path's start in the network's input space, one row per row of X."""
+    if isinstance(X_net, Series):
+        return _series_baseline(X_net, baseline)
     if baseline is None:
         return np.zeros_like(X_net)
     try:
@@ -336,6 +364,22 @@ def _baseline(estimator, model, X, X_net, baseline):
             start = type(X)(start, columns=X.columns, index=X.index)
         start = estimator[:-1].transform(start)
     return np.asarray(start, dtype=X_net.dtype)
+
+
+def _series_baseline(X_net, baseline):
+    """Series' path start: zeros, or one number, at each series' own steps (the padding stays 0)."""
+    start = np.zeros_like(X_net.values)
+    if baseline is not None:
+        if np.ndim(baseline) != 0 or not np.isfinite(baseline):
+            raise ValueError(
+                "For series, baseline must be None or one finite number (the value every "
+                f"timepoint starts from), got {baseline!r}."
+            )
+        start[...] = baseline
+        if X_net.lengths is not None:
+            steps = np.arange(start.shape[1])
+            start[steps[None, :] >= X_net.lengths[:, None]] = 0.0
+    return start
 
 
 def _target_columns(model, fitted, X_net, target):

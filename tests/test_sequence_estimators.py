@@ -198,8 +198,6 @@ def test_input_gradients_per_channel_and_timepoint_match_finite_differences():
     listed = input_gradients(model, [X[0, :, :40], X[1, :, :17]], target=1)
     assert [g.shape for g in listed] == [(2, 40), (2, 17)]
     np.testing.assert_allclose(listed[0], gradients[0], rtol=1e-12)
-    with pytest.raises(ValueError, match="integrated_gradients.*input_gradients"):
-        integrated_gradients(model, X[:3])
 
 
 def test_mc_dropout_draws_series():
@@ -269,3 +267,22 @@ def test_a_recurrent_model_continues_exactly_and_refuses_other_units():
     incremental.set_params(recurrent_units=(6,))
     with pytest.raises(ValueError, match="same conv_filters, kernel_sizes, recurrent_units"):
         incremental.partial_fit(X, y)
+
+
+def test_integrated_gradients_over_series_add_up_to_the_output_change():
+    X, y = _waves(n_channels=2)
+    lengths = np.random.default_rng(5).integers(8, 41, len(X))
+    series = [x[:, :length] for x, length in zip(X, lengths, strict=True)]
+    model = BackpropSequenceClassifier(**SMALL, recurrent_units=(5,), activation="tanh")
+    quiet_fit(model.set_params(max_iter=5), series, y)
+    result = integrated_gradients(model, series[:6], return_gap=True, baseline=0.5)
+    assert [a.shape for a in result.attributions] == [s.shape for s in series[:6]]
+    change = np.abs(result.outputs - result.baseline_outputs)
+    assert np.all(np.abs(result.gap) <= 1e-3 * change + 1e-9)
+    # A series' attributions do not depend on what it is explained with.
+    alone = integrated_gradients(model, [series[4]], baseline=0.5)
+    np.testing.assert_allclose(alone[0], result.attributions[4], rtol=1e-9, atol=1e-12)
+    three_d = integrated_gradients(model, X[:2])
+    assert three_d.shape == (2, 2, 40)
+    with pytest.raises(ValueError, match="one finite number"):
+        integrated_gradients(model, X[:2], baseline=np.zeros(40))
