@@ -16,15 +16,21 @@ from ._plot import _axes, _pyplot
 class AttributionDisplay:
     """How much each feature moved the predictions: bars of mean absolute attribution, or maps.
 
+    For series (the sequence estimators), each series is drawn with its
+    timepoints coloured by their attribution.
+
     Parameters
     ----------
     attributions : ndarray of shape (n_samples, n_features)
         Attributions per row, from :func:`skbackprop.inspection.integrated_gradients`
-        or :func:`~skbackprop.inspection.input_gradients`.
+        or :func:`~skbackprop.inspection.input_gradients`; for series, of shape
+        (n_samples, n_channels, n_timepoints), or a list of (n_channels,
+        n_timepoints_i) arrays.
     feature_names : sequence of str, default=None
         Names for the bars; ``"x0"``, ``"x1"`` ... by default.
     images : ndarray of shape (n_samples, n_features), default=None
-        The rows themselves, drawn beside their maps when ``image_shape`` is set.
+        The rows themselves, drawn beside their maps when ``image_shape`` is
+        set; for series, the series (required), in the attributions' layout.
     image_shape : tuple of int, default=None
         Features that are pixels (``(8, 8)`` for digits): ``plot`` draws each
         row and its attribution map instead of bars.
@@ -35,8 +41,10 @@ class AttributionDisplay:
     figure_ : matplotlib Figure
     bars_ : BarContainer or None
         The bars (without ``image_shape``).
-    importances_ : ndarray of shape (n_features,)
-        Mean absolute attribution of each feature over the rows.
+    importances_ : ndarray of shape (n_features,) or None
+        Mean absolute attribution of each feature over the rows; for series
+        of equal lengths, of each channel and timepoint, ``(n_channels,
+        n_timepoints)`` (None for unequal lengths).
 
     Examples
     --------
@@ -51,7 +59,10 @@ class AttributionDisplay:
     """
 
     def __init__(self, attributions, feature_names=None, images=None, image_shape=None):
-        self.attributions = np.asarray(attributions)
+        self.series = isinstance(attributions, list) or np.ndim(attributions) == 3
+        self.attributions = (
+            attributions if isinstance(attributions, list) else np.asarray(attributions)
+        )
         self.feature_names = feature_names
         self.images = images
         self.image_shape = image_shape
@@ -99,7 +110,13 @@ class AttributionDisplay:
         attributions = integrated_gradients(
             estimator, X, target=target, baseline=baseline, n_steps=n_steps, method=method
         )
-        images = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
+        if isinstance(attributions, list):  # series of unequal lengths
+            images = [np.asarray(series, dtype=float) for series in X]
+        else:
+            images = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
+            if fitted_model(_network_estimator(estimator, X, False)[0]).takes_series:
+                if attributions.ndim == 2:  # 2-D X: series of one channel
+                    attributions, images = attributions[:, None], images[:, None]
         display = cls(attributions, feature_names, images, image_shape)
         return display.plot(ax=ax, max_features=max_features)
 
@@ -117,8 +134,10 @@ class AttributionDisplay:
         -------
         self : AttributionDisplay
         """
-        self.importances_ = np.abs(self.attributions).mean(axis=0)
         self.bars_ = None
+        if self.series:
+            return self._plot_series()
+        self.importances_ = np.abs(self.attributions).mean(axis=0)
         if self.image_shape is not None:
             return self._plot_maps()
         ax = _axes(ax)
@@ -128,6 +147,40 @@ class AttributionDisplay:
         ax.set_xlabel("mean |attribution|")
         ax.set_title("Integrated gradients")
         self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def _plot_series(self, max_series=4):
+        """The first series, one panel each, their timepoints coloured by attribution."""
+        if self.images is None:
+            raise ValueError("Drawing attributions over series needs the series: pass images=X.")
+        self.importances_ = (
+            None if isinstance(self.attributions, list) else np.abs(self.attributions).mean(axis=0)
+        )
+        rows = min(len(self.attributions), max_series)
+        figure, axes = _pyplot().subplots(
+            rows, 1, figsize=(7, 1.8 * rows), squeeze=False, sharex=True, layout="constrained"
+        )
+        limit = max(float(np.abs(self.attributions[index]).max()) for index in range(rows)) or 1.0
+        for index in range(rows):
+            ax, series = axes[index, 0], np.asarray(self.images[index])
+            attribution = np.asarray(self.attributions[index])
+            steps = np.arange(series.shape[1])
+            for channel in range(series.shape[0]):
+                ax.plot(steps, series[channel], color="0.6", linewidth=0.8)
+                self.map_ = ax.scatter(
+                    steps,
+                    series[channel],
+                    c=attribution[channel],
+                    cmap="RdBu_r",
+                    vmin=-limit,
+                    vmax=limit,
+                    s=10,
+                )
+            ax.set_ylabel(f"series {index}")
+        axes[-1, 0].set_xlabel("timepoint")
+        axes[0, 0].set_title("Attribution of each timepoint (each channel a line)")
+        figure.colorbar(self.map_, ax=axes[:, 0], shrink=0.8, label="attribution")
+        self.ax_, self.figure_ = axes, figure
         return self
 
     def _plot_maps(self):

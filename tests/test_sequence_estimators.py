@@ -286,3 +286,24 @@ def test_integrated_gradients_over_series_add_up_to_the_output_change():
     assert three_d.shape == (2, 2, 40)
     with pytest.raises(ValueError, match="one finite number"):
         integrated_gradients(model, X[:2], baseline=np.zeros(40))
+
+
+@pytest.mark.parametrize("form", ["3-D", "list", "2-D"])
+def test_attribution_display_draws_series(form):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skbackprop.inspection import AttributionDisplay
+
+    X, y = _waves(n_channels=1 if form == "2-D" else 2)
+    X_in = {"3-D": X, "list": [x[:, : 20 + i] for i, x in enumerate(X)], "2-D": X[:, 0]}[form]
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=3), X_in, y)
+    display = AttributionDisplay.from_estimator(model, X_in[:5])
+    assert display.series and display.ax_.shape == (4, 1)
+    channels = 1 if form == "2-D" else 2
+    assert len(display.ax_[0, 0].collections) == channels  # a scatter per channel
+    if form == "list":
+        assert display.importances_ is None
+    else:
+        assert display.importances_.shape == (channels, 40)
