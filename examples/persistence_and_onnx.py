@@ -31,7 +31,12 @@ from skbackprop import BackpropClassifier
 from skbackprop.onnx import register_converters
 
 # What a skops file from elsewhere may contain besides scikit-learn's and numpy's types.
-OURS = ["skbackprop._estimators.BackpropClassifier", "skbackprop._estimators.BackpropRegressor"]
+OURS = [
+    "skbackprop._estimators.BackpropClassifier",
+    "skbackprop._estimators.BackpropRegressor",
+    "skbackprop._sequence_estimators.BackpropSequenceClassifier",
+    "skbackprop._sequence_estimators.BackpropSequenceRegressor",
+]
 
 X, y = load_breast_cancer(return_X_y=True)
 X = X.astype(np.float32)

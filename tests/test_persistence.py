@@ -17,7 +17,12 @@ sio = pytest.importorskip("skops.io", reason="needs the skops extra")
 
 X, y = load_iris(return_X_y=True)
 # The recipe of the README, the user guide and examples/persistence_and_onnx.py.
-OURS = ["skbackprop._estimators.BackpropClassifier", "skbackprop._estimators.BackpropRegressor"]
+OURS = [
+    "skbackprop._estimators.BackpropClassifier",
+    "skbackprop._estimators.BackpropRegressor",
+    "skbackprop._sequence_estimators.BackpropSequenceClassifier",
+    "skbackprop._sequence_estimators.BackpropSequenceRegressor",
+]
 
 
 @pytest.mark.parametrize(
@@ -84,3 +89,33 @@ def test_skops_recipe_refuses_a_file_with_a_smuggled_function(pipeline, tmp_path
     assert "posix.system" in sio.get_untrusted_types(file=path) or os.name != "posix"
     with pytest.raises(sio.exceptions.UntrustedTypesFoundException, match="system"):
         sio.load(path, trusted=OURS)
+
+
+@pytest.mark.parametrize(
+    "Estimator, options",
+    [
+        ("BackpropSequenceClassifier", dict(conv_filters=(4,), kernel_sizes=(3,))),
+        (
+            "BackpropSequenceRegressor",
+            dict(conv_filters=(), kernel_sizes=(), recurrent_units=(5,), cell="elman"),
+        ),
+    ],
+)
+def test_skops_round_trip_of_the_sequence_estimators(Estimator, options, tmp_path):
+    import skbackprop
+
+    rng = np.random.default_rng(0)
+    series = rng.normal(size=(30, 2, 12))
+    target = (series[:, 0, 3] > 0).astype(int)
+    model = getattr(skbackprop, Estimator)(**options, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(series, target)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    assert sio.get_untrusted_types(file=path) == [f"skbackprop._sequence_estimators.{Estimator}"]
+    restored = sio.load(path, trusted=OURS)
+    np.testing.assert_array_equal(restored.predict(series), model.predict(series))
+    model.partial_fit(series, target)
+    restored.partial_fit(series, target)
+    np.testing.assert_array_equal(restored.coefs_[0], model.coefs_[0])
