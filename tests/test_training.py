@@ -164,14 +164,19 @@ def _second_epoch_peak_allocation(
         [32, 256, 256, 4], activation, "softmax", np.float64, (dropout, dropout), **layer_options
     )
     network.initialize(rng)
+    return _peak_of_second_epoch(network, X, Y, weights, batch_size, solver(0.01), shuffle, rng)
+
+
+def _peak_of_second_epoch(network, X, Y, weights, batch_size, solver, shuffle, rng):
+    """Peak bytes allocated by the second epoch of training ``network`` (L1 and L2 on)."""
     trainer = Trainer(
         network,
         LOSSES["softmax"],
-        solver(0.01),
+        solver,
         batch_size=batch_size,
         l1=0.1,
         l2=0.1,
-        penalty_n_samples=n,
+        penalty_n_samples=len(X),
         shuffle=shuffle,
         rng=rng,
         tol=0,
@@ -460,3 +465,33 @@ def test_every_batch_of_every_epoch_draws_new_dropout_masks(monkeypatch):
     assert len(drawn) == 9  # 3 batches in each of 3 epochs
     keys = {mask.tobytes() for mask in drawn}
     assert len(keys) == len(drawn)
+
+
+def _series_second_epoch_peak(n, n_steps, cell, truncate):
+    from skbackprop._layers import build, dense_specs, sequence_specs
+    from skbackprop._network import Network
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, n_steps, 3))
+    Y = np.eye(2)[rng.integers(0, 2, n)]
+    specs = sequence_specs(3, (8,), (3,), "relu", "average", True, 0.9, (16,), cell, truncate)
+    head = dense_specs((16, 2), "relu", "softmax")
+    head[0][1]["first"] = False
+    network = Network(build(specs + head), np.float64).initialize(rng)
+    return _peak_of_second_epoch(network, X, Y, None, n, Adam(0.01), True, rng)
+
+
+@pytest.mark.parametrize(
+    "cell, truncate", [("gru", None), ("gru", 4), ("elman", None), ("elman", 3)]
+)
+def test_the_recurrent_loop_allocates_nothing_that_scales_with_batch_or_steps(cell, truncate):
+    # The convolution, recurrent and pooling layers' buffers are made in the first epoch;
+    # the loops over steps then write into them. What the second epoch allocates is
+    # small and fixed: numpy's ufunc buffers (64 KiB each) for strided operands. 16x the
+    # rows times steps would be megabytes if anything scaled: the GRU's input-gradient
+    # buffer alone is 512 x 120 x 48 x 8 bytes = 22.5 MiB at the larger size.
+    peaks = [
+        _series_second_epoch_peak(n, n_steps, cell, truncate)
+        for n, n_steps in [(128, 30), (512, 120)]
+    ]
+    assert max(peaks) < 256 * 1024

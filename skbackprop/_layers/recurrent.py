@@ -34,6 +34,8 @@ CELLS = {"elman": 1, "gru": 3}  # gates per cell
 
 
 class _RecurrentWorkspace:
+    """Every buffer of a pass over ``n_rows`` series of ``n_steps``: the loops allocate nothing."""
+
     def __init__(self, layer, n_rows, n_steps, dtype, training):
         width, gates = layer.width, layer.gates
         self.output = np.empty((n_rows, n_steps, width), dtype=dtype)
@@ -42,8 +44,38 @@ class _RecurrentWorkspace:
         self.hidden_part = np.empty((n_rows, gates * width), dtype=dtype)
         # GRU: r, z, n and W_hn h + b_hn of every step, kept for the backward pass.
         self.gates = np.empty((n_rows, n_steps, 4 * width), dtype=dtype) if gates == 3 else None
-        self.delta = np.empty((n_rows, n_steps, width), dtype=dtype) if training else None
         self.zeros = np.zeros((n_rows, width), dtype=dtype)
+        # The backward pass's: how many gradient ages it carries (see the module's docstring).
+        truncate = layer.truncate
+        ages = 1 if truncate is None or truncate >= n_steps else truncate
+        if not training:  # the gradient to the input alone (inspection) runs rarely
+            self.delta = None
+            return
+        self.delta = np.empty((n_rows, n_steps, width), dtype=dtype)
+
+        def new(*shape):
+            return np.empty(shape, dtype=dtype)
+
+        self.ages = ages
+        self.input_grad = new(n_rows, n_steps, gates * width)
+        self.hidden_grad = new(n_rows, n_steps, gates * width)
+        self.previous = np.zeros((n_rows, n_steps, width), dtype=dtype)
+        self.arriving, self.carried = new(ages, n_rows, width), new(ages, n_rows, width)
+        self.direct = new(ages, n_rows, width)
+        self.to_input, self.to_hidden = (
+            new(ages, n_rows, gates * width),
+            new(ages, n_rows, gates * width),
+        )
+        # Per-step factors of the cell's derivative, (rows, width) each.
+        self.factors = new(4, n_rows, width)
+
+
+def _backward_buffers(layer, ws, shape, dtype):
+    """A training workspace's backward buffers beside a prediction workspace's forward ones."""
+    n_rows, n_steps, _ = shape
+    buffers = _RecurrentWorkspace(layer, n_rows, n_steps, dtype, training=True)
+    buffers.output, buffers.gates = ws.output, ws.gates
+    return buffers
 
 
 class RecurrentLayer(Layer):
@@ -133,75 +165,88 @@ class RecurrentLayer(Layer):
     # -- backward --------------------------------------------------------------
 
     def backward(self, delta, x, ws, run, into):
+        if ws.delta is None:  # a prediction workspace: buffers of its own, made now
+            ws = _backward_buffers(self, ws, x.shape, delta.dtype)
         n_rows, n_steps, _ = x.shape
-        k = self.truncate if self.truncate is not None and self.truncate < n_steps else None
-        gates = self.gates * self.width
-        # d loss / d (the input's and the state's shares of each step's pre-activations).
-        input_grad = np.empty((n_rows, n_steps, gates), dtype=delta.dtype)
-        hidden_grad = np.empty((n_rows, n_steps, gates), dtype=delta.dtype)
+        rows = n_rows * n_steps
+        full = ws.ages == 1 and (self.truncate is None or self.truncate >= n_steps)
         hidden_coef = self.values["hidden_coef"]
-        carried = None  # gradients reaching h(step) from later outputs: (ages, rows, width)
+        n_arriving = 0  # gradients reaching h(step) from later outputs, by age, in ws.carried
         for step in range(n_steps - 1, -1, -1):
-            arriving = delta[:, step][None]
-            if carried is not None:
-                arriving = np.concatenate([arriving, carried])
-            if k is None and len(arriving) > 1:
-                arriving = arriving.sum(axis=0, keepdims=True)
-            to_input, to_hidden, direct = self._cell_backward(ws, step, arriving)
-            input_grad[:, step] = to_input.sum(axis=0)
-            hidden_grad[:, step] = to_hidden.sum(axis=0)
-            keep = len(arriving) if k is None else min(len(arriving), k - 1)
-            if step == 0 or keep == 0:
-                carried = None
-                continue
-            # The earlier state's gradient, by age: through W_hh and the GRU's direct path.
-            carried = to_hidden[:keep] @ hidden_coef
-            if direct is not None:
-                carried += direct[:keep]
+            arriving = ws.arriving
+            if full and n_arriving:
+                np.add(delta[:, step], ws.carried[0], out=arriving[0])
+                m = 1
+            else:
+                np.copyto(arriving[0], delta[:, step])
+                np.copyto(arriving[1 : 1 + n_arriving], ws.carried[:n_arriving])
+                m = 1 + n_arriving
+            to_input, to_hidden, direct = self._cell_backward(ws, step, arriving[:m])
+            np.sum(to_input, axis=0, out=ws.input_grad[:, step])
+            np.sum(to_hidden, axis=0, out=ws.hidden_grad[:, step])
+            # Ages 0 .. k-2 go one step further back; age k-1 stops here.
+            n_arriving = 0 if step == 0 else (m if full else min(m, ws.ages - 1))
+            if n_arriving:
+                carried = ws.carried[:n_arriving]
+                np.matmul(to_hidden[:n_arriving], hidden_coef, out=carried)
+                if direct is not None:
+                    carried += direct[:n_arriving]
+        input_grad = ws.input_grad.reshape(rows, -1)
         if run.gradients:
-            self._parameter_gradients(x, ws, input_grad, hidden_grad)
+            self._parameter_gradients(x, ws, input_grad, ws.hidden_grad.reshape(rows, -1))
         if into is None:
             return None
-        gradient = input_grad.reshape(n_rows * n_steps, gates) @ self.values["input_coef"]
-        gradient = gradient.reshape(x.shape)
-        if into is NEW:
-            return gradient
-        np.copyto(into, gradient)
-        return into
+        gradient = np.empty(x.shape, dtype=delta.dtype) if into is NEW else into
+        np.dot(input_grad, self.values["input_coef"], out=gradient.reshape(rows, -1))
+        return gradient
 
     def _cell_backward(self, ws, step, arriving):
         """For ``arriving = d loss / d h(step)`` by age: the pre-activations' gradients.
 
         Returns the input's and the state's shares (each ``(ages, rows, gates *
-        width)``) and the GRU's direct ``d h(step) / d h(step-1)`` term (None for Elman).
+        width)``) and the GRU's direct ``d h(step) / d h(step-1)`` term (None for
+        Elman), in the workspace's buffers.
         """
-        h = ws.output[:, step]
-        if self.gates == 1:
-            pre = arriving * (1.0 - h * h)
-            return pre, pre, None
+        m, h = len(arriving), ws.output[:, step]
+        to_input, to_hidden, f = ws.to_input[:m], ws.to_hidden[:m], ws.factors
+        if self.gates == 1:  # tanh' = 1 - h^2
+            np.multiply(h, h, out=f[0])
+            np.subtract(1.0, f[0], out=f[0])
+            np.multiply(arriving, f[0], out=to_input)
+            return to_input, to_input, None
         w = self.width
         gates = ws.gates[:, step]
         reset, update = gates[:, :w], gates[:, w : 2 * w]
         candidate, hidden_candidate = gates[:, 2 * w : 3 * w], gates[:, 3 * w :]
         previous = ws.output[:, step - 1] if step > 0 else ws.zeros
-        d_candidate = arriving * (1.0 - update) * (1.0 - candidate * candidate)
-        d_update = arriving * (previous - candidate) * update * (1.0 - update)
-        d_reset = d_candidate * hidden_candidate * reset * (1.0 - reset)
-        to_input = np.concatenate([d_reset, d_update, d_candidate], axis=-1)
-        to_hidden = np.concatenate([d_reset, d_update, d_candidate * reset], axis=-1)
-        return to_input, to_hidden, arriving * update
+        # d candidate: (1 - z)(1 - n^2); d update: (h(t-1) - n) z (1 - z); d reset: hn r (1 - r)
+        np.multiply(candidate, candidate, out=f[0])
+        np.subtract(1.0, f[0], out=f[0])
+        np.subtract(1.0, update, out=f[1])
+        f[0] *= f[1]
+        f[1] *= update
+        np.subtract(previous, candidate, out=f[2])
+        f[2] *= f[1]
+        np.subtract(1.0, reset, out=f[3])
+        f[3] *= reset
+        f[3] *= hidden_candidate
+        np.multiply(arriving, f[0], out=to_input[..., 2 * w :])
+        np.multiply(arriving, f[2], out=to_input[..., w : 2 * w])
+        np.multiply(to_input[..., 2 * w :], f[3], out=to_input[..., :w])
+        np.copyto(to_hidden[..., : 2 * w], to_input[..., : 2 * w])
+        np.multiply(to_input[..., 2 * w :], reset, out=to_hidden[..., 2 * w :])
+        direct = ws.direct[:m]
+        np.multiply(arriving, update, out=direct)
+        return to_input, to_hidden, direct
 
     def _parameter_gradients(self, x, ws, input_grad, hidden_grad):
         n_rows, n_steps, _ = x.shape
         g = self.gradients
-        rows = n_rows * n_steps
-        input_grad, hidden_grad = input_grad.reshape(rows, -1), hidden_grad.reshape(rows, -1)
-        np.dot(input_grad.T, x.reshape(rows, -1), out=g["input_coef"])
+        np.dot(input_grad.T, x.reshape(n_rows * n_steps, -1), out=g["input_coef"])
         np.sum(input_grad, axis=0, out=g["input_intercept"])
-        previous = np.empty_like(ws.output)
-        previous[:, 0] = 0.0
-        previous[:, 1:] = ws.output[:, :-1]
-        np.dot(hidden_grad.T, previous.reshape(rows, -1), out=g["hidden_coef"])
+        # h(t-1) of every step: the outputs one step later (ws.previous[:, 0] stays zero).
+        np.copyto(ws.previous[:, 1:], ws.output[:, :-1])
+        np.dot(hidden_grad.T, ws.previous.reshape(n_rows * n_steps, -1), out=g["hidden_coef"])
         np.sum(hidden_grad, axis=0, out=g["hidden_intercept"])
 
     def onnx(self, x, graph):
