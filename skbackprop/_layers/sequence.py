@@ -12,15 +12,17 @@ A convolution block computes, for ``K`` taps, ``O`` filters and ``I`` input
 channels, with PyTorch's ``padding="same"`` (``left = (K - 1) // 2`` zeros
 before the series, the rest after) and stride 1::
 
-    u[n, t, i, k] = x_padded[n, t + k, i]                 the taps, unfolded
-    z[n, t, o]    = sum_{i,k} u[n, t, i, k] W[o, i, k] + b[o]
+    u[n, t, k, i] = x_padded[n, t + k, i]                 the taps, unfolded
+    z[n, t, o]    = sum_{k,i} u[n, t, k, i] W[o, i, k] + b[o]
     z = gamma * z_hat + beta        batch normalization over the valid steps
     a = f(z) * mask
 
-``W`` is in PyTorch's ``Conv1d`` layout ``(O, I, K)``, whose rows are the
-unfolded taps' columns, so the product needs no copy of the weights. The
-backward pass is the same products transposed: ``dW = delta^T u``,
-``du = delta W`` and ``dx`` the sum of ``du``'s taps shifted back.
+``W`` is in PyTorch's ``Conv1d`` layout ``(O, I, K)``; the product reads a
+copy in the taps' order, ``(O, K * I)``, made on each pass (it is small). The
+taps are unfolded tap by tap, so that each tap's slice is contiguous, in
+the unfolding and in the backward pass's sum. The backward pass is the same
+products transposed: ``dW = delta^T u``, ``du = delta W`` and ``dx`` the sum
+of ``du``'s taps shifted back.
 """
 
 import numpy as np
@@ -58,7 +60,10 @@ class _ConvWorkspace:
         fan_in, width, taps = block.fan_in, block.width, block.kernel_size
         rows = n_rows * n_steps
         self.padded = np.zeros((n_rows, n_steps + taps - 1, fan_in), dtype=dtype)
-        self.unfolded = np.empty((n_rows, n_steps, fan_in, taps), dtype=dtype)
+        self.unfolded = np.empty((n_rows, n_steps, taps, fan_in), dtype=dtype)
+        # The weights in the taps' order, and (training) their gradient in that order.
+        self.tap_matrix = np.empty((width, taps * fan_in), dtype=dtype)
+        self.tap_gradient = np.empty_like(self.tap_matrix) if training else None
         self.hidden = np.empty((rows, width), dtype=dtype)
         self.scratch = np.empty((rows, width), dtype=dtype)
         mask_dtype = block.step.mask_dtype
@@ -119,12 +124,11 @@ class ConvBlock(Normalized, Layer):
 
     def bind(self, values, gradients, statistics):
         self.coef, self.intercept = values["coef"], values["intercept"]
-        # The weights as the product reads them: row o holds filter o's taps, (i, k) in order.
+        # The weights as a matrix, row o filter o's taps in (i, k) order: for the initialiser.
         self._matrix = self.coef.reshape(self.width, -1)
-        self.grad_coef = self.grad_intercept = self._grad_matrix = None
+        self.grad_coef = self.grad_intercept = None
         if gradients is not None:
             self.grad_coef, self.grad_intercept = gradients["coef"], gradients["intercept"]
-            self._grad_matrix = self.grad_coef.reshape(self.width, -1)
         self.bind_normalization(values, gradients, statistics)
 
     def initialize(self, rng, initializer):
@@ -151,9 +155,13 @@ class ConvBlock(Normalized, Layer):
         if n_channels != self.fan_in:  # the buffers would broadcast it silently
             raise ValueError(f"Series of {n_channels} channels for a block of {self.fan_in}.")
         ws.padded[:, self.left : self.left + n_steps] = x
-        np.copyto(ws.unfolded, sliding_window_view(ws.padded, self.kernel_size, axis=1))
+        taps = sliding_window_view(ws.padded, self.kernel_size, axis=1)  # (n, T, I, K)
+        np.copyto(ws.unfolded, taps.transpose(0, 1, 3, 2))
+        np.copyto(
+            ws.tap_matrix.reshape(self.width, self.kernel_size, -1), self.coef.transpose(0, 2, 1)
+        )
         z = ws.hidden
-        matmul_into(ws.unfolded.reshape(n_rows * n_steps, -1), self._matrix.T, z)
+        matmul_into(ws.unfolded.reshape(n_rows * n_steps, -1), ws.tap_matrix.T, z)
         if self.normalization is None:
             z += self.intercept
         elif run.training:
@@ -185,7 +193,9 @@ class ConvBlock(Normalized, Layer):
                 delta *= ws.batch_stats.factor
         unfolded = ws.unfolded.reshape(n_rows * n_steps, -1)
         if run.gradients:
-            np.dot(delta.T, unfolded, out=self._grad_matrix)
+            np.dot(delta.T, unfolded, out=ws.tap_gradient)
+            gradient = ws.tap_gradient.reshape(self.width, self.kernel_size, -1)
+            np.copyto(self.grad_coef, gradient.transpose(0, 2, 1))
             if bias_free:  # beta makes the bias redundant: its gradient is zero exactly
                 self.grad_intercept[...] = 0.0
             else:
@@ -195,12 +205,12 @@ class ConvBlock(Normalized, Layer):
         taps_delta = ws.unfolded_delta
         if taps_delta is None:  # a prediction workspace: the input gradient alone
             taps_delta = np.empty_like(unfolded)
-        np.dot(delta, self._matrix, out=taps_delta)
-        taps_delta = taps_delta.reshape(n_rows, n_steps, self.fan_in, self.kernel_size)
+        np.dot(delta, ws.tap_matrix, out=taps_delta)
+        taps_delta = taps_delta.reshape(n_rows, n_steps, self.kernel_size, self.fan_in)
         padded = ws.padded_delta if ws.padded_delta is not None else np.empty_like(ws.padded)
         padded[...] = 0.0
         for tap in range(self.kernel_size):
-            padded[:, tap : tap + n_steps] += taps_delta[..., tap]
+            padded[:, tap : tap + n_steps] += taps_delta[:, :, tap]
         gradient = padded[:, self.left : self.left + n_steps]
         if into is NEW:
             return gradient.copy()
