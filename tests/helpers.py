@@ -86,3 +86,17 @@ def dense_network(
 def fitted(network, attribute):
     """``network``'s arrays of a fitted attribute (``"gammas_"`` ...), one per layer."""
     return network.fitted_arrays()[attribute]
+
+
+def numeric_gradient(f, array, step=1e-6):
+    """Central differences of ``f()`` with respect to each entry of ``array``, changed in place."""
+    gradient = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + step
+        up = f()
+        array[index] = saved - step
+        down = f()
+        array[index] = saved
+        gradient[index] = (up - down) / (2 * step)
+    return gradient

@@ -8,6 +8,7 @@ input gradients take). A new kind of layer gets its examples here.
 
 import numpy as np
 import pytest
+from helpers import numeric_gradient
 
 from skbackprop._activations import HIDDEN_ACTIVATIONS
 from skbackprop._layers import (
@@ -105,19 +106,6 @@ def _objective(layer, x, weights, training, lengths=None):
     return float(np.sum(weights * (ws.logits if hasattr(ws, "logits") else output)))
 
 
-def _numeric(f, array, step=1e-6):
-    gradient = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + step
-        up = f()
-        array[index] = saved - step
-        down = f()
-        array[index] = saved
-        gradient[index] = (up - down) / (2 * step)
-    return gradient
-
-
 def _analytic(layer, x, weights, training, gradients=True, lengths=None):
     ws = _workspace(layer, x, True)
     run = _run(training, len(x), gradients, lengths)
@@ -147,16 +135,16 @@ def test_backward_in_training_matches_finite_differences(kind, options, lengths)
     def f():
         return _objective(layer, x, weights, training=True, lengths=lengths)
 
-    np.testing.assert_allclose(input_gradient, _numeric(f, x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(input_gradient, numeric_gradient(f, x), rtol=1e-5, atol=1e-7)
     for name, value in values.items():
-        np.testing.assert_allclose(grads[name], _numeric(f, value), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(grads[name], numeric_gradient(f, value), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("kind, options, lengths", _cases())
 def test_input_gradient_in_prediction_mode_fills_no_parameter_gradient(kind, options, lengths):
     layer, _, grads, x, weights = _problem(kind, options, seed=1)
     input_gradient = _analytic(layer, x, weights, False, gradients=False, lengths=lengths)
-    numeric = _numeric(lambda: _objective(layer, x, weights, False, lengths), x)
+    numeric = numeric_gradient(lambda: _objective(layer, x, weights, False, lengths), x)
     np.testing.assert_allclose(input_gradient, numeric, rtol=1e-5, atol=1e-7)
     assert all(not grad.any() for grad in grads.values())
 

@@ -8,6 +8,7 @@ estimators will compose them, and compared with PyTorch's ``Conv1d``,
 
 import numpy as np
 import pytest
+from helpers import numeric_gradient
 
 from skbackprop._layers import Run, build, dense_specs
 from skbackprop._losses import LOSSES
@@ -287,26 +288,9 @@ def test_truncated_bptt_is_the_gradient_with_the_state_k_steps_back_held_constan
         return _truncated_objective(cell, values, x, weights, k, states)
 
     for name, value in values.items():
-        numeric = np.zeros_like(value)
-        for index in np.ndindex(value.shape):
-            saved = value[index]
-            value[index] = saved + 1e-6
-            up = f()
-            value[index] = saved - 1e-6
-            down = f()
-            value[index] = saved
-            numeric[index] = (up - down) / 2e-6
+        numeric = numeric_gradient(f, value)
         np.testing.assert_allclose(parameter_gradients[name], numeric, rtol=1e-5, atol=1e-8)
-    numeric = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + 1e-6
-        up = f()
-        x[index] = saved - 1e-6
-        down = f()
-        x[index] = saved
-        numeric[index] = (up - down) / 2e-6
-    np.testing.assert_allclose(input_gradient, numeric, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(input_gradient, numeric_gradient(f, x), rtol=1e-5, atol=1e-8)
 
 
 def test_truncation_changes_the_gradient_only_below_the_series_length():
