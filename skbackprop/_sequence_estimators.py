@@ -22,12 +22,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from . import _docs
-from ._estimators import BackpropClassifier, BackpropRegressor
+from ._estimators import _FLOAT_DTYPES, BackpropClassifier, BackpropRegressor
 from ._layers import CELLS, POOLINGS
 from ._model import SequenceArchitecture
 from ._series import Series
-
-_FLOAT_DTYPES = (np.float64, np.float32)
 
 _SEQUENCE_CONSTRAINTS = {
     "conv_filters": ["array-like", Interval(Integral, 1, None, closed="left")],
