@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import BackpropClassifier, BackpropRegressor
 from ._model import GRADIENT_CHUNK_ROWS, fitted_model, prediction_numerics
+from ._network import steps
 from ._series import Series
 from ._threads import threads_for
 
@@ -204,7 +205,7 @@ class _Path:
         path = np.empty((n_points, min(batch_size, len(values)), *shape), values.dtype)
         alphas = self.alphas.reshape(-1, 1, *[1] * len(shape))
         workspaces = {}
-        with threads_for(network.largest_product(chunk)):
+        with threads_for(network.largest_product(chunk, steps(values))):
             for begin in range(0, len(values), batch_size):
                 rows = slice(begin, begin + batch_size)
                 difference = values[rows] - self.start[rows]

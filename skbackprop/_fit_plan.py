@@ -20,6 +20,7 @@ import functools
 
 from ._lbfgs import LbfgsTrainer
 from ._model import fitted_attributes
+from ._network import steps
 from ._solvers import make_solver
 from ._threads import FitThreads
 from ._training import History, Trainer
@@ -79,9 +80,9 @@ def fit_threads(params, trainer, data):
     lbfgs multiplies every row at once and has no batches to time: size rule only.
     """
     if params["solver"] == LBFGS:
-        return FitThreads(trainer.network.largest_product(data.n_rows))
+        return FitThreads(trainer.network.largest_product(data.n_rows, steps(data.X)))
     key, work = trainer.thread_probe(data)
-    product = trainer.network.largest_product(trainer.batch_size)
+    product = trainer.network.largest_product(trainer.batch_size, steps(data.X))
     return FitThreads(product, probe=work, probe_key=key)
 
 

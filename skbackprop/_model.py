@@ -30,7 +30,7 @@ import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS
 from ._layers import build, dense_specs, residual_layers, sequence_specs
-from ._network import PREDICT_MAX_CHUNK_ROWS, Network
+from ._network import PREDICT_MAX_CHUNK_ROWS, Network, steps
 from ._threads import threads_for
 
 # Fitted attributes holding one array per layer that has them (None without such layers).
@@ -447,7 +447,7 @@ def network_outputs(network, X, logits=False):
     Raises ValueError if any is not finite.
     """
     # Prediction runs in chunks of at most PREDICT_MAX_CHUNK_ROWS rows.
-    product = network.largest_product(min(X.shape[0], PREDICT_MAX_CHUNK_ROWS))
+    product = network.largest_product(min(X.shape[0], PREDICT_MAX_CHUNK_ROWS), steps(X))
     with threads_for(product) as threads:
         output = network.predict(X, logits=logits, between_chunks=threads.give_way)
     if not np.isfinite(output).all():
@@ -545,7 +545,7 @@ class FittedModel:
             return network.input_gradient(ws, delta.astype(network.dtype))
 
         workspaces = {} if workspaces is None else workspaces
-        with prediction_numerics(), threads_for(network.largest_product(chunk)):
+        with prediction_numerics(), threads_for(network.largest_product(chunk, steps(X))):
             gradients = network.map_chunks(X, gradient, chunk, workspaces=workspaces)
         _check_finite(gradients)
         return gradients
@@ -560,7 +560,7 @@ class FittedModel:
             return network.forward(block, ws=ws, rng=rng, dropout=True).output
 
         draws, workspaces = [], {}
-        with prediction_numerics(), threads_for(network.largest_product(chunk)):
+        with prediction_numerics(), threads_for(network.largest_product(chunk, steps(X))):
             for _ in range(n_draws):
                 output = network.map_chunks(X, draw, chunk, workspaces=workspaces)
                 _check_finite(output)

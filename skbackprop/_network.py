@@ -113,9 +113,13 @@ def _layout(declared, kinds):
     return layout, start
 
 
-def _steps(X):
-    """The number of steps of a batch of series ``(n_rows, n_steps, channels)``; None for rows."""
-    return X.shape[1] if X.ndim == 3 else None
+def steps(X):
+    """The number of steps of series ``(n_rows, n_steps, channels)`` (an array or a Series).
+
+    None for rows.
+    """
+    shape = X.shape
+    return shape[1] if len(shape) == 3 else None
 
 
 def _slices(flat, layout):
@@ -211,7 +215,7 @@ class Network:
         self.dtype = np.dtype(dtype)
         self.layer_sizes = (self.layers[0].fan_in, *[layer.width for layer in self.layers])
         self.output_activation = self.layers[-1].output_activation
-        self._product_per_row = self._chunk_rows = None  # computed when first asked for
+        self._products = self._chunk_rows = None  # computed when first asked for
         self._workspaces = {}
         self._thread_workspaces = threading.local()
 
@@ -317,22 +321,31 @@ class Network:
             for layer, momentum in momenta:
                 layer.momentum = momentum
 
-    def largest_product(self, n_rows):
-        """Multiply-adds of the largest product a pass over ``n_rows`` rows makes."""
-        if self._product_per_row is None:
-            self._product_per_row = max(layer.product_per_row() for layer in self.layers)
-        return n_rows * self._product_per_row
+    def largest_product(self, n_rows, n_steps=None):
+        """Multiply-adds of the largest product a pass over ``n_rows`` rows makes.
+
+        For series, ``n_steps`` is their (padded) length: a convolution's product
+        spans every step, a recurrent layer's loop multiplies one step at a time.
+        """
+        if self._products is None:
+            per_row, per_step = [0], [0]
+            for layer in self.layers:
+                spans = per_step if layer.PRODUCT_OVER_STEPS else per_row
+                spans.append(layer.product_per_row())
+            self._products = max(per_row), max(per_step)
+        per_row, per_step = self._products
+        return n_rows * max(per_row, (n_steps or 1) * per_step)
 
     # -- the passes --------------------------------------------------------------
 
     def _workspace(self, X, training):
-        key = (X.shape[0], _steps(X), training)
+        key = (X.shape[0], steps(X), training)
         workspace = self._workspaces.get(key)
         if workspace is None:
             # A fit meets two batch sizes (full and last) and predict two chunk sizes.
             if len(self._workspaces) >= 8:
                 self._workspaces.clear()
-            workspace = _Workspace(self.layers, X.shape[0], self.dtype, training, _steps(X))
+            workspace = _Workspace(self.layers, X.shape[0], self.dtype, training, steps(X))
             self._workspaces[key] = workspace
         return workspace
 
@@ -433,7 +446,7 @@ class Network:
         ``workspaces`` (a dict the caller keeps across calls), a
         :meth:`gradient_workspace` from it.
         """
-        n_rows, n_steps = X.shape[0], _steps(X)
+        n_rows, n_steps = X.shape[0], steps(X)
         if chunk_rows is None:
             chunk_rows = self._chunk_rows or self._default_chunk_rows()
             if n_steps is not None:  # the sizes per row are per step

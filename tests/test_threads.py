@@ -44,6 +44,25 @@ def test_the_largest_product_is_rows_times_the_widest_layer_pair():
     assert largest_product(1, (3, 5, 7, 2)) == 35
 
 
+def test_a_convolutions_product_spans_every_step_and_a_recurrent_loops_one():
+    from skbackprop._layers import build, dense_specs, sequence_specs
+    from skbackprop._network import Network
+
+    def network(filters, kernel_sizes, recurrent_units):
+        specs = sequence_specs(
+            3, filters, kernel_sizes, "relu", "average", False, 0.9, recurrent_units
+        )
+        head = dense_specs((specs[-1][1]["fan_in"], 2), "relu", "softmax")
+        head[0][1]["first"] = False
+        return Network(build([*specs, *head]), np.float64)
+
+    # 32 series of 150 steps: one product of 4,800 rows of 64 * 5 taps by 64 filters.
+    assert network((64, 64), (3, 5), ()).largest_product(32, 150) == 32 * 150 * 64 * 5 * 64
+    # A GRU's loop multiplies one step at a time: 3 gates * 64 units * (3 inputs + 64 units).
+    assert network((), (), (64,)).largest_product(32, 150) == 32 * 3 * 64 * (3 + 64)
+    assert network((8,), (3,), ()).largest_product(32) == 32 * 3 * 3 * 8  # rows: one step
+
+
 def test_a_small_network_trains_on_one_thread_and_gives_the_threads_back(threads_in_training):
     before = _blas_threads()
     quiet_fit(BackpropClassifier(hidden_layer_sizes=(100,), max_iter=2), X, y)

@@ -26,7 +26,9 @@ The network calls, for each layer:
   of the previous layer's workspace), or returns it when ``into`` is
   ``NEW``, or skips it when ``into`` is None (the first layer in training);
 - ``product_per_row()``: multiply-adds per row of its largest product, for
-  the thread rule; ``bytes_per_row()``: its prediction workspace's size;
+  the thread rule (per step, for a layer whose ``PRODUCT_OVER_STEPS`` is
+  true: one product spans every step of the batch);
+  ``bytes_per_row()``: its prediction workspace's size;
 - ``onnx(x, graph)``: its forward pass as ONNX nodes.
 """
 
@@ -120,6 +122,10 @@ class Layer:
 
     def initialize(self, rng, initializer):
         pass
+
+    # Whether the largest product spans all steps of a batch of series (a convolution's),
+    # rather than one step or one row.
+    PRODUCT_OVER_STEPS = False
 
     def product_per_row(self):
         return 0
