@@ -14,11 +14,14 @@ the layers before the dense ones:
   ``kernel_sizes`` and ``pooling`` to the layer specification.
 """
 
+import functools
+import inspect
 from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from . import _docs
@@ -59,6 +62,54 @@ def _ndim(X):
         return np.asarray(X).ndim
     except ValueError:
         return None
+
+
+# The MLP estimators' methods that take X, and how their docstrings describe it.
+_METHODS_TAKING_X = (
+    "fit",
+    "partial_fit",
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "decision_function",
+    "score",
+)
+_ROWS_DESCRIBED = {
+    "to data matrix X": "to series X",
+    "X : {array-like, sparse matrix} of shape (n_samples, n_features)": (
+        "X : array-like of shape (n_samples, n_channels, n_timepoints) or (n_samples, "
+        "n_timepoints), or list of arrays of shape (n_channels, n_timepoints_i)"
+    ),
+    "X_val : {array-like, sparse matrix} of shape (n_val, n_features)": (
+        "X_val : array-like or list of arrays, series as X"
+    ),
+}
+
+
+def _series_methods(estimator_class):
+    """``estimator_class``'s methods that take X, as methods whose docstrings say series.
+
+    Each calls the inherited method unchanged; only the docstring differs
+    (and ``available_if`` conditions are kept), so that ``help()`` and the
+    API reference describe what the sequence estimators accept.
+    """
+    methods = {}
+    for name in _METHODS_TAKING_X:
+        attribute = inspect.getattr_static(estimator_class, name, None)
+        if attribute is None:
+            continue
+        inherited = getattr(attribute, "fn", attribute)  # available_if keeps the method as fn
+
+        @functools.wraps(inherited)
+        def method(self, *args, _inherited=inherited, **kwargs):
+            return _inherited(self, *args, **kwargs)
+
+        for rows, series in _ROWS_DESCRIBED.items():
+            method.__doc__ = method.__doc__.replace(rows, series)
+        if hasattr(attribute, "check"):
+            method = available_if(attribute.check)(method)
+        methods[name] = method
+    return methods
 
 
 class _SequenceInput:
@@ -510,3 +561,11 @@ class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
         self.pooling = pooling
         self.cell = cell
         self.bptt_truncate = bptt_truncate
+
+
+for _estimator, _parent in (
+    (BackpropSequenceClassifier, BackpropClassifier),
+    (BackpropSequenceRegressor, BackpropRegressor),
+):
+    for _name, _method in _series_methods(_parent).items():
+        setattr(_estimator, _name, _method)

@@ -179,6 +179,29 @@ def test_the_signature_is_the_mlp_estimators_with_the_blocks_first(sequence, mlp
         assert mine[name].default == changed.get(name, parameter.default), name
 
 
+@pytest.mark.parametrize(
+    "sequence, mlp",
+    [
+        (BackpropSequenceClassifier, BackpropClassifier),
+        (BackpropSequenceRegressor, BackpropRegressor),
+    ],
+)
+def test_methods_taking_x_document_series_and_keep_the_mlp_estimators_signatures(sequence, mlp):
+    names = ["fit", "partial_fit", "predict", "score"]
+    names += ["predict_proba", "predict_log_proba", "decision_function"] * (
+        mlp is BackpropClassifier
+    )
+    for name in names:
+        doc = getattr(sequence, name).__doc__
+        assert "(n_samples, n_channels, n_timepoints)" in doc, name
+        assert "n_features)" not in doc and "sparse matrix" not in doc, name
+        assert inspect.signature(getattr(sequence, name)) == inspect.signature(getattr(mlp, name))
+    assert "X_val : array-like or list of arrays, series as X" in sequence.fit.__doc__
+    # partial_fit stays unavailable where the MLP estimator's is (lbfgs has none).
+    assert not hasattr(sequence(solver="lbfgs"), "partial_fit")
+    assert hasattr(sequence(), "partial_fit")
+
+
 def test_input_gradients_per_channel_and_timepoint_match_finite_differences():
     X, y = _waves(n_channels=2)
     model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=5), X, y)
