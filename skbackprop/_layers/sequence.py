@@ -37,22 +37,25 @@ from .normalized import Normalized
 POOLINGS = ("average", "max", "last")
 
 
-def step_weights(row_weights, mask, n_rows, n_steps):
+def step_weights(row_weights, mask, n_rows, n_steps, out=None):
     """Each valid step's weight in batch statistics over steps: the rows' weights, spread.
 
     A row of weight ``s`` spreads it evenly over its valid steps, scaled so
     that all weights sum to one: ``1 / (n_rows * n_steps)`` for equal lengths
     and equal weights (as PyTorch's ``BatchNorm1d``), a float then; otherwise
-    a column with one weight per ``(row, step)``.
+    a column with one weight per ``(row, step)``, written into ``out`` (a
+    ``(n_rows * n_steps, 1)`` buffer) when given.
     """
     if mask is None and isinstance(row_weights, float):
         return row_weights / n_steps
-    weights = np.broadcast_to(
-        np.asarray(row_weights, dtype=float).reshape(-1, 1, 1), (n_rows, n_steps, 1)
-    )
+    if out is None:
+        out = np.empty((n_rows * n_steps, 1))
+    weights = out.reshape(n_rows, n_steps, 1)
+    weights[...] = np.reshape(row_weights, (-1, 1, 1))
     if mask is not None:
-        weights = weights * mask
-    return (weights / weights.sum()).reshape(-1, 1)
+        weights *= mask
+    weights /= weights.sum()
+    return out
 
 
 class _ConvWorkspace:
@@ -79,6 +82,8 @@ class _ConvWorkspace:
         )
         self.ones = np.ones(rows, dtype=dtype)
         self.step_weights = None
+        # Unequal lengths or sample weights: the steps' weights (made on first need).
+        self.step_weight_buffer = None
 
 
 class _InputDelta:
@@ -175,7 +180,13 @@ class ConvBlock(Normalized, Layer):
             z += self.intercept
         elif run.training:
             z += self.intercept
-            ws.step_weights = step_weights(run.row_weights, run.mask, n_rows, n_steps)
+            if ws.step_weight_buffer is None and not (
+                run.mask is None and isinstance(run.row_weights, float)
+            ):
+                ws.step_weight_buffer = np.empty((n_rows * n_steps, 1))
+            ws.step_weights = step_weights(
+                run.row_weights, run.mask, n_rows, n_steps, ws.step_weight_buffer
+            )
             self.normalization.forward(z, ws.batch_stats, ws.step_weights, ws.ones, self.momentum)
         else:
             self.normalization.predict(z, self.intercept, ws.batch_stats)
@@ -257,6 +268,9 @@ class _PoolWorkspace:
         self.output = np.empty((n_rows, width), dtype=dtype)
         self.delta = np.empty((n_rows, width), dtype=dtype) if training else None
         self.steps = np.empty((n_rows, width), dtype=np.intp)  # max and last: where each came from
+        # Max: the input with steps last (numpy's argmax over another axis copies it),
+        # -inf on padded steps, and where those are (made on first need).
+        self.steps_last = self.padded_steps = None
 
 
 class TimePooling(Layer):
@@ -283,18 +297,29 @@ class TimePooling(Layer):
         if self.pooling == "average":
             if lengths is None:
                 np.mean(x, axis=1, out=ws.output)
-            else:
-                np.sum(x * run.mask, axis=1, out=ws.output)
+            else:  # each row's valid steps summed: (1, steps) times (steps, channels)
+                np.matmul(run.mask.transpose(0, 2, 1), x, out=ws.output[:, None, :])
                 ws.output /= lengths[:, None]
             return ws.output
         if self.pooling == "last":
-            last = np.full(n_rows, n_steps - 1) if lengths is None else lengths - 1
-            ws.steps[...] = last[:, None]
+            ws.steps[...] = n_steps - 1 if lengths is None else (lengths - 1)[:, None]
         else:
-            valid = x if run.mask is None else np.where(run.mask > 0, x, -np.inf)
-            np.argmax(valid, axis=1, out=ws.steps)
+            np.argmax(self._steps_last(x, ws, run), axis=2, out=ws.steps)
         ws.output[...] = np.take_along_axis(x, ws.steps[:, None, :], axis=1)[:, 0]
         return ws.output
+
+    @staticmethod
+    def _steps_last(x, ws, run):
+        """``x`` as ``(rows, channels, steps)`` in a buffer, -inf on the padded steps."""
+        n_rows, n_steps, channels = x.shape
+        if ws.steps_last is None or ws.steps_last.shape != (n_rows, channels, n_steps):
+            ws.steps_last = np.empty((n_rows, channels, n_steps), dtype=x.dtype)
+            ws.padded_steps = np.empty((n_rows, 1, n_steps), dtype=bool)
+        np.copyto(ws.steps_last, x.transpose(0, 2, 1))
+        if run.mask is not None:
+            np.less(run.mask.transpose(0, 2, 1), 0.5, out=ws.padded_steps)
+            np.copyto(ws.steps_last, -np.inf, where=ws.padded_steps)
+        return ws.steps_last
 
     def backward(self, delta, x, ws, run, into):
         if into is None:
@@ -305,7 +330,8 @@ class TimePooling(Layer):
             if run.mask is None:
                 np.multiply(delta[:, None, :], 1.0 / n_steps, out=gradient)
             else:
-                np.multiply(delta[:, None, :] / run.lengths[:, None, None], run.mask, out=gradient)
+                np.multiply(delta[:, None, :], run.mask, out=gradient)
+                gradient /= run.lengths[:, None, None]
             return gradient
         gradient[...] = 0.0
         np.put_along_axis(gradient, ws.steps[:, None, :], delta[:, None, :], axis=1)
