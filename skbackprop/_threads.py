@@ -23,7 +23,10 @@ Which mode a call wants:
   on the caller's count (checked once per network shape by
   :func:`bits_agree`) measures:
   it times a few batches on each, interleaved, keeps the faster and looks
-  again every ``RECHECK_SECONDS``. Where the bits differ (most float32
+  again ``RECHECK_SECONDS`` later, waiting twice as long after each look
+  that confirms the choice (up to ``MAX_RECHECK_SECONDS``): a quiet
+  machine soon stops paying for slow batches, a changed one is seen within
+  the longest wait. Where the bits differ (most float32
   shapes, some float64 ones), following the load would make two fits with
   the same ``random_state`` differ, so such a fit keeps the size rule.
 
@@ -53,6 +56,9 @@ ONE, CALLERS = "one", "callers"
 # Batches timed per mode in one measurement, and how long a choice stands.
 MEASURED_BATCHES = 6
 RECHECK_SECONDS = 2.0
+# A look that keeps the mode doubles the wait before the next, up to this. Measuring
+# costs about 12 slow batches: every 2 s that was 10-15% of a float64 conv fit's time.
+MAX_RECHECK_SECONDS = 32.0
 # A mode this much faster after two pairs is chosen without measuring the rest.
 CLEAR_WINNER = 0.7
 RULES = ("auto", "size", "load", "keep")
@@ -320,6 +326,7 @@ class FitThreads:
         self.section = Section(size_rule(self.product)).__enter__()
         self._plan, self._times = [], {ONE: [], CALLERS: []}
         self._decided_at = -float("inf")
+        self._chosen, self._recheck = None, RECHECK_SECONDS
         return self if self.section.mode is not None else None
 
     def __exit__(self, *exc_info):
@@ -327,7 +334,7 @@ class FitThreads:
 
     def before_batch(self):
         if self.measuring:
-            if not self._plan and self.clock() - self._decided_at >= RECHECK_SECONDS:
+            if not self._plan and self.clock() - self._decided_at >= self._recheck:
                 # Interleaved pairs, so a change of load mid-measurement biases neither.
                 self._plan = [ONE, ONE, CALLERS, CALLERS] * MEASURED_BATCHES
             if self._plan:
@@ -360,8 +367,14 @@ class FitThreads:
 
     def _decide(self):
         means = self._means()
+        chosen = min(means, key=means.get)
+        confirmed = chosen == self._chosen
+        self._recheck = (
+            min(2 * self._recheck, MAX_RECHECK_SECONDS) if confirmed else RECHECK_SECONDS
+        )
+        self._chosen = chosen
         self._plan = []
-        self.section.switch(min(means, key=means.get))
+        self.section.switch(chosen)
         self._times = {ONE: [], CALLERS: []}
         self._decided_at = self.clock()
 

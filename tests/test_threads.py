@@ -316,6 +316,38 @@ def test_the_measured_choice_follows_a_change_of_load(monkeypatch):
     assert _blas_threads() > 1
 
 
+def _measurement_starts(threads, clock, n_batches):
+    """The times at which a fit of ``n_batches`` batches of 10 ms began measuring."""
+    starts, measuring = [], False
+    for _ in range(n_batches):
+        clock.run_batch(100)
+        if threads._plan and not measuring:
+            starts.append(round(clock.now))
+        measuring = bool(threads._plan)
+    return starts
+
+
+def test_a_confirmed_choice_waits_twice_as_long_before_measuring_again(monkeypatch):
+    monkeypatch.setenv("SKBACKPROP_BLAS_THREADS", "load")
+    clock = _Clock({ONE: 3e-4, CALLERS: 1e-4})
+    with FitThreads(MIN_PRODUCT_FOR_THREADS * 2, clock=clock) as clock.threads:
+        # 10 ms per batch on two threads: 120 s of training.
+        starts = _measurement_starts(clock.threads, clock, 12000)
+        gaps = np.diff(starts)
+        # 2, 4, 8, 16 s after each look (give or take the look itself), then 32 s at most.
+        for gap, wait in zip(gaps, [2, 4, 8, 16, 32, 32], strict=False):
+            assert wait <= gap <= wait + 1
+        assert max(gaps) <= _threads.MAX_RECHECK_SECONDS + 1
+        # A changed machine is seen at the next look, and the wait starts again from 2 s.
+        clock.cost = {ONE: 1e-4, CALLERS: 5e-4}
+        clock.now += _threads.MAX_RECHECK_SECONDS
+        clock.run_batch(100)
+        while clock.threads._plan:
+            clock.run_batch(100)
+        assert clock.threads.mode == ONE
+        assert clock.threads._recheck == _threads.RECHECK_SECONDS
+
+
 def test_measuring_needs_the_bits_to_agree(monkeypatch):
     probes = []
 
