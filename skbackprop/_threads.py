@@ -26,7 +26,8 @@ Which mode a call wants:
   again ``RECHECK_SECONDS`` later, waiting twice as long after each look
   that confirms the choice (up to ``MAX_RECHECK_SECONDS``): a quiet
   machine soon stops paying for slow batches, a changed one is seen within
-  the longest wait. Where the bits differ (most float32
+  the longest wait. The next fit of the same shape (in a search, say)
+  starts from that choice and wait. Where the bits differ (most float32
   shapes, some float64 ones), following the load would make two fits with
   the same ``random_state`` differ, so such a fit keeps the size rule.
 
@@ -285,6 +286,10 @@ def bits_agree(work):
 
 # Probe results by the shape of the work, so a fit of a known shape does not probe again.
 _probed = {}
+# The latest measured choice by the same key, (clock, mode, when, wait): a fit of a shape
+# measured moments ago (a grid search's next fit, the next partial_fit call) starts from
+# that choice and its wait, instead of timing slow batches again at once.
+_measured = {}
 
 
 class FitThreads:
@@ -327,7 +332,19 @@ class FitThreads:
         self._plan, self._times = [], {ONE: [], CALLERS: []}
         self._decided_at = -float("inf")
         self._chosen, self._recheck = None, RECHECK_SECONDS
+        if self.measuring and self.section.mode is not None:
+            self._continue_measured()
         return self if self.section.mode is not None else None
+
+    def _continue_measured(self):
+        """Start from the choice a fit of this shape measured, while its wait lasts."""
+        remembered = _measured.get(self.probe_key)
+        if remembered is None:
+            return
+        clock, chosen, decided_at, recheck = remembered
+        if clock is self.clock and self.clock() - decided_at < recheck:
+            self._chosen, self._decided_at, self._recheck = chosen, decided_at, recheck
+            self.section.switch(chosen)
 
     def __exit__(self, *exc_info):
         self.section.__exit__(*exc_info)
@@ -377,6 +394,7 @@ class FitThreads:
         self.section.switch(chosen)
         self._times = {ONE: [], CALLERS: []}
         self._decided_at = self.clock()
+        _measured[self.probe_key] = (self.clock, chosen, self._decided_at, self._recheck)
 
     @property
     def mode(self):

@@ -348,6 +348,25 @@ def test_a_confirmed_choice_waits_twice_as_long_before_measuring_again(monkeypat
         assert clock.threads._recheck == _threads.RECHECK_SECONDS
 
 
+def test_the_next_fit_of_a_shape_starts_from_its_measured_choice():
+    clock = _Clock({ONE: 3e-4, CALLERS: 1e-4})
+    big = MIN_PRODUCT_FOR_THREADS * 2
+
+    def fit(n_batches, key="next fit"):
+        with FitThreads(big, probe=lambda: [], probe_key=key, clock=clock) as clock.threads:
+            modes = []
+            for _ in range(n_batches):
+                clock.run_batch(100)
+                modes.append(clock.threads.mode)
+            return modes
+
+    assert set(fit(20)) == {ONE, CALLERS}  # the first fit measures
+    assert fit(20) == [CALLERS] * 20  # the next, within the wait, goes on with two threads
+    assert set(fit(20, key="another shape")) == {ONE, CALLERS}
+    clock.now += _threads.RECHECK_SECONDS  # the wait is over: it measures again
+    assert set(fit(20)) == {ONE, CALLERS}
+
+
 def test_measuring_needs_the_bits_to_agree(monkeypatch):
     probes = []
 
