@@ -25,7 +25,7 @@ its canonical loss (see ``_losses``).
 import numpy as np
 
 from .._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .._normalization import BatchStatistics, fold
+from .._normalization import BatchStatistics
 from ._base import NEW, Layer, Parameter
 from .normalized import Normalized
 
@@ -248,12 +248,7 @@ class DenseBlock(Normalized, _Affine):
         return into
 
     def onnx(self, x, graph):
-        coef, intercept = self.coef, self.intercept
-        if self.normalization is not None:  # folded into the weights, as predict computes it
-            n = self.normalization
-            coef, intercept = fold(
-                coef, intercept, n.gamma, n.beta, n.running_mean, n.running_variance
-            )
+        coef, intercept = self.folded(self.coef, self.intercept)
         output = graph.activation(self.activation, graph.affine(x, coef, intercept))
         return graph.add(output, x) if self.skip else output
 

@@ -5,7 +5,7 @@ the same way (see ``_normalization``): per unit (or filter), ``gamma`` and
 ``beta`` trained, running means and variances kept for prediction.
 """
 
-from .._normalization import BatchNormalization
+from .._normalization import BatchNormalization, fold
 from ._base import Parameter, Statistic
 
 
@@ -54,3 +54,13 @@ class Normalized:
         """Batch normalization starts as the identity: ``gamma = 1`` (``beta`` is zero)."""
         if self.normalized:
             self.normalization.gamma[...] = 1.0
+
+    def folded(self, coef, intercept):
+        """``(coef, intercept)`` with the running statistics folded in: the map predict computes.
+
+        ``coef`` has one column per unit (ONNX export).
+        """
+        n = self.normalization
+        if n is None:
+            return coef, intercept
+        return fold(coef, intercept, n.gamma, n.beta, n.running_mean, n.running_variance)

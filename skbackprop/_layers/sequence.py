@@ -29,7 +29,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._activations import HIDDEN_ACTIVATIONS
-from .._normalization import BatchStatistics, fold
+from .._normalization import BatchStatistics
 from ._base import NEW, Layer, Parameter
 from .dense import matmul_into
 from .normalized import Normalized
@@ -252,13 +252,8 @@ class ConvBlock(Normalized, Layer):
         return gradient
 
     def onnx(self, x, graph):
-        coef, intercept = self.coef, self.intercept
-        if self.normalization is not None:  # folded into the filters, as predict computes it
-            n = self.normalization
-            matrix, intercept = fold(
-                self._matrix.T, intercept, n.gamma, n.beta, n.running_mean, n.running_variance
-            )
-            coef = matrix.T.reshape(self.coef_shape)
+        matrix, intercept = self.folded(self._matrix.T, self.intercept)  # a filter per column
+        coef = matrix.T.reshape(self.coef_shape)
         pads = (self.left, self.kernel_size - 1 - self.left)
         return graph.activation(self.activation, graph.conv(x, coef, intercept, pads))
 
