@@ -82,8 +82,8 @@ class _ConvWorkspace:
         )
         self.ones = np.ones(rows, dtype=dtype)
         self.step_weights = None
-        # Unequal lengths or sample weights: the steps' weights (made on first need).
-        self.step_weight_buffer = None
+        # The steps' weights where they are not one number (unequal lengths, sample weights).
+        self.step_weight_buffer = np.empty((rows, 1)) if training and block.normalized else None
 
 
 class _InputDelta:
@@ -180,10 +180,6 @@ class ConvBlock(Normalized, Layer):
             z += self.intercept
         elif run.training:
             z += self.intercept
-            if ws.step_weight_buffer is None and not (
-                run.mask is None and isinstance(run.row_weights, float)
-            ):
-                ws.step_weight_buffer = np.empty((n_rows * n_steps, 1))
             ws.step_weights = step_weights(
                 run.row_weights, run.mask, n_rows, n_steps, ws.step_weight_buffer
             )
