@@ -231,20 +231,16 @@ def test_mc_dropout_draws_series():
     assert draws.shape == (5, 4, 3) and np.isfinite(draws).all()
 
 
-@pytest.mark.parametrize(
-    "name, threshold",
-    # The issue's targets (mean of 3 seeds) are GunPoint 0.97 and JapaneseVowels 0.95; one
-    # seed here, with the margin its seeds showed (0.967-0.987 and 0.959).
-    [("GunPoint", 0.96), ("JapaneseVowels", 0.95)],
-)
-def test_default_accuracy_on_ucr_uea_data(name, threshold):
-    # aeon's bundled copies, with each data set's own split; JapaneseVowels' series have
-    # unequal lengths (a list), GunPoint's are one 3-D array.
+def test_default_accuracy_on_series_of_unequal_lengths():
+    # aeon's bundled JapaneseVowels, with its own split: a list of series of 7-29 steps.
+    # The issue's target is 0.95 over 3 seeds; seed 0 gave 0.959. (GunPoint and
+    # BasicMotions, 3-D arrays, are checked where the gallery example fits them:
+    # tests/test_examples.py, plot_classifying_time_series.py.)
     datasets = pytest.importorskip("aeon.datasets")
-    X, y = datasets.load_classification(name, split="train")
-    X_test, y_test = datasets.load_classification(name, split="test")
+    X, y = datasets.load_classification("JapaneseVowels", split="train")
+    X_test, y_test = datasets.load_classification("JapaneseVowels", split="test")
     model = quiet_fit(BackpropSequenceClassifier(random_state=0), X, y)
-    assert model.score(X_test, y_test) >= threshold
+    assert model.score(X_test, y_test) >= 0.95
 
 
 RECURRENT = dict(conv_filters=(4,), kernel_sizes=(3,), recurrent_units=(6, 5), random_state=0)
