@@ -22,8 +22,12 @@ copy in the taps' order, ``(O, K * I)``, made on each pass (it is small). The
 taps are unfolded tap by tap, so that each tap's slice is contiguous, in
 the unfolding and in the backward pass. The backward pass is ``dW = delta^T
 u`` and, for ``dx``, a convolution of ``delta`` with the filters flipped in
-time: an unfolding and one product again.
+time: an unfolding and one product again, into the memory the forward pass's
+taps held (the weights' gradient has read them by then). The taps are views
+of the padded buffers made once per workspace.
 """
+
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -58,12 +62,29 @@ def step_weights(row_weights, mask, n_rows, n_steps, out=None):
     return out
 
 
+def _taps(padded, kernel_size):
+    """``(n, T, K, C)``: the ``K`` taps of each step of ``padded``, a view (no copy)."""
+    return sliding_window_view(padded, kernel_size, axis=1).transpose(0, 1, 3, 2)
+
+
+def _view(memory, shape):
+    return memory[: math.prod(shape)].reshape(shape)
+
+
 class _ConvWorkspace:
     def __init__(self, block, n_rows, n_steps, dtype, training):
         fan_in, width, taps = block.fan_in, block.width, block.kernel_size
         rows = n_rows * n_steps
         self.padded = np.zeros((n_rows, n_steps + taps - 1, fan_in), dtype=dtype)
-        self.unfolded = np.empty((n_rows, n_steps, taps, fan_in), dtype=dtype)
+        self.taps = _taps(self.padded, taps)
+        # In training the delta's taps (_InputDelta) reuse this memory, sized for the
+        # larger of the two: backward takes the weights' gradient from the input's taps
+        # before it unfolds the delta. One buffer less to stream through the cache: a
+        # float64 epoch of the default network ran about 5% faster.
+        shared = training and not block.first
+        channels = max(fan_in, width) if shared else fan_in
+        memory = np.empty(n_rows * n_steps * taps * channels, dtype=dtype)
+        self.unfolded = _view(memory, (n_rows, n_steps, taps, fan_in))
         # The weights in the taps' order, and (training) their gradient in that order.
         self.tap_matrix = np.empty((width, taps * fan_in), dtype=dtype)
         self.tap_gradient = np.empty_like(self.tap_matrix) if training else None
@@ -76,7 +97,11 @@ class _ConvWorkspace:
             else None
         )
         self.delta = np.empty((n_rows, n_steps, width), dtype=dtype) if training else None
-        self.input_delta = _InputDelta(block, n_rows, n_steps, dtype) if training else None
+        self.input_delta = (
+            _InputDelta(block, n_rows, n_steps, dtype, memory if shared else None)
+            if training
+            else None
+        )
         self.batch_stats = (
             BatchStatistics(rows if training else 0, width, dtype) if block.normalized else None
         )
@@ -89,10 +114,12 @@ class _ConvWorkspace:
 class _InputDelta:
     """Buffers of d loss / d x: the output's delta, padded and unfolded, and the flipped filters."""
 
-    def __init__(self, block, n_rows, n_steps, dtype):
+    def __init__(self, block, n_rows, n_steps, dtype, memory=None):
         taps, width = block.kernel_size, block.width
         self.padded = np.zeros((n_rows, n_steps + taps - 1, width), dtype=dtype)  # borders stay 0
-        self.unfolded = np.empty((n_rows, n_steps, taps, width), dtype=dtype)
+        self.taps = _taps(self.padded, taps)
+        shape = (n_rows, n_steps, taps, width)
+        self.unfolded = np.empty(shape, dtype=dtype) if memory is None else _view(memory, shape)
         self.flipped = np.empty((taps * width, block.fan_in), dtype=dtype)
 
 
@@ -169,8 +196,7 @@ class ConvBlock(Normalized, Layer):
         if n_channels != self.fan_in:  # the buffers would broadcast it silently
             raise ValueError(f"Series of {n_channels} channels for a block of {self.fan_in}.")
         ws.padded[:, self.left : self.left + n_steps] = x
-        taps = sliding_window_view(ws.padded, self.kernel_size, axis=1)  # (n, T, I, K)
-        np.copyto(ws.unfolded, taps.transpose(0, 1, 3, 2))
+        np.copyto(ws.unfolded, ws.taps)
         np.copyto(
             ws.tap_matrix.reshape(self.width, self.kernel_size, -1), self.coef.transpose(0, 2, 1)
         )
@@ -233,8 +259,7 @@ class ConvBlock(Normalized, Layer):
         buffers = ws.input_delta or _InputDelta(self, n_rows, n_steps, delta.dtype)
         front = self.kernel_size - 1 - self.left
         buffers.padded[:, front : front + n_steps] = delta.reshape(n_rows, n_steps, -1)
-        taps = sliding_window_view(buffers.padded, self.kernel_size, axis=1)  # (n, T, O, K)
-        np.copyto(buffers.unfolded, taps.transpose(0, 1, 3, 2))
+        np.copyto(buffers.unfolded, buffers.taps)
         np.copyto(
             buffers.flipped.reshape(self.kernel_size, self.width, -1),
             self.coef[:, :, ::-1].transpose(2, 0, 1),
