@@ -7,6 +7,9 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import ThreadpoolController
+
+from skbackprop._threads import _BlasLibrary
 
 
 def quiet_fit(model, *args, **kwargs):
@@ -100,3 +103,25 @@ def numeric_gradient(f, array, step=1e-6):
         array[index] = saved
         gradient[index] = (up - down) / (2 * step)
     return gradient
+
+
+def set_blas_threads(count):
+    """Set every loaded BLAS library's thread count; returns a callable that restores them.
+
+    Through skbackprop's own OpenBLAS calls, not ``threadpool_limits``: while a
+    ``with threadpool_limits`` is open, threadpoolctl ignores OpenBLAS limits set from
+    any other thread, and test_threads sets a user's limit from one.
+    """
+    libraries = [
+        _BlasLibrary(library)
+        for library in ThreadpoolController().select(user_api="blas").lib_controllers
+    ]
+    found = [(library, library.get_num_threads()) for library in libraries]
+    for library in libraries:
+        library.set_num_threads(count)
+
+    def restore():
+        for library, value in found:
+            library.set_num_threads(value)
+
+    return restore

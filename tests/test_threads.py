@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import dense_network, quiet_fit
+from helpers import dense_network, quiet_fit, set_blas_threads
 from sklearn.datasets import make_classification
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
@@ -12,14 +12,28 @@ from skbackprop._training import Trainer
 
 X, y = make_classification(n_samples=300, n_features=20, random_state=0)
 BLAS = ThreadpoolController().select(user_api="blas")
-pytestmark = pytest.mark.skipif(
-    not BLAS.lib_controllers or max(lib.num_threads for lib in BLAS.lib_controllers) < 2,
-    reason="needs a BLAS library running more than one thread",
-)
 
 
 def _blas_threads():
     return max(lib.num_threads for lib in BLAS.lib_controllers)
+
+
+# Read at import (collection), before conftest limits each xdist worker's count: these
+# tests of the thread rule need the count the process started with, restored below.
+STARTED = _blas_threads() if BLAS.lib_controllers else 1
+pytestmark = pytest.mark.skipif(
+    STARTED < 2, reason="needs a BLAS library running more than one thread"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def blas_threads_as_started(blas_threads_per_worker):
+    if blas_threads_per_worker is None:
+        yield
+        return
+    restore = set_blas_threads(STARTED)
+    yield
+    restore()
 
 
 @pytest.fixture
