@@ -63,19 +63,25 @@ class BatchNormalization:
         self.grad_gamma, self.grad_beta = grad_gamma, grad_beta
         self.running_mean, self.running_variance = running_mean, running_variance
 
-    def forward(self, z, stats, row_weights, ones, momentum):
+    def forward(self, z, stats, row_weights, ones, momentum, bias=None):
         """Training: normalise over the batch, and update the running statistics.
 
         A batch of one row (or of fewer than two rows of positive weight) has
         no variance to normalise by: it is normalised with the running
         statistics instead, which it leaves unchanged, so it still trains
         ``gamma``, ``beta`` and the weights without producing NaN.
+
+        ``bias``, if given, is the layer's bias not yet added to ``z``: it
+        cancels in ``z - mu``, so only the running mean gets it (a pass over
+        ``z`` saved; the dense layers add theirs, which keeps 0.3's bits).
         """
         if isinstance(row_weights, float):
             stats.from_batch = z.shape[0] > 1
         else:
             stats.from_batch = np.count_nonzero(row_weights) > 1
         if not stats.from_batch:
+            if bias is not None:
+                z += bias
             self._normalize(z, self.running_mean, self.running_variance, stats)
             return
         self._weighted_column_sums(z, row_weights, ones, stats.mean)
@@ -83,6 +89,8 @@ class BatchNormalization:
         np.square(stats.centred, out=z)  # z is free now: it becomes y below
         self._weighted_column_sums(z, row_weights, ones, stats.variance)
         self._normalize(z, stats.mean, stats.variance, stats, centred=True)
+        if bias is not None:
+            stats.mean += bias  # the mean of z + bias, for the running mean
         for running, batch in (
             (self.running_mean, stats.mean),
             (self.running_variance, stats.variance),

@@ -204,12 +204,13 @@ class ConvBlock(Normalized, Layer):
         matmul_into(ws.unfolded.reshape(n_rows * n_steps, -1), ws.tap_matrix.T, z)
         if self.normalization is None:
             z += self.intercept
-        elif run.training:
-            z += self.intercept
+        elif run.training:  # the bias cancels in the batch's normalization
             ws.step_weights = step_weights(
                 run.row_weights, run.mask, n_rows, n_steps, ws.step_weight_buffer
             )
-            self.normalization.forward(z, ws.batch_stats, ws.step_weights, ws.ones, self.momentum)
+            self.normalization.forward(
+                z, ws.batch_stats, ws.step_weights, ws.ones, self.momentum, self.intercept
+            )
         else:
             self.normalization.predict(z, self.intercept, ws.batch_stats)
         self.step.forward(z, ws.scratch, ws.activation_mask)
