@@ -1,12 +1,10 @@
 """Every script in examples/ runs to completion (they are documentation that must not rot)."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from helpers import missing_modules
+from warm_python import run_script
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 
@@ -16,19 +14,11 @@ def test_example_runs(script, tmp_path):
     missing = missing_modules(script.read_text())
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (an optional extra)")
-    environment = {**os.environ, "MPLBACKEND": "Agg"}
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip()
+    code, stdout, stderr = run_script(script, cwd=tmp_path, timeout=120)
+    assert code == 0, stderr[-2000:] or f"exit code {code}"
+    assert stdout.strip()
     if script.name in CLAIMS:
-        CLAIMS[script.name](result.stdout)
+        CLAIMS[script.name](stdout)
 
 
 def _deep_networks_learn_as_stated(stdout):
