@@ -79,6 +79,11 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     monkeypatch.setitem(
         benchmark.WORKLOADS, "layers", lambda r: benchmark.layers_workload(r, n_predict=2000)
     )
+    monkeypatch.setitem(
+        benchmark.WORKLOADS,
+        "inspection",
+        lambda r: benchmark.inspection_workload(r, n_rows=200, shap_rows=1),
+    )
     monkeypatch.setattr(
         "sys.argv", ["run.py", "--repeats", "2", "--workloads", *workloads, "--json", str(out)]
     )
@@ -96,7 +101,7 @@ def test_benchmark_prints_the_table_and_writes_json(benchmark, monkeypatch, tmp_
     for name in ["batch_normalization vs plain", "residual vs plain"]:
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "per epoch" in line and "predict ratio" in line and "<=30%" in line
-    assert "for 1,000 rows at 50 steps" in printed
+    assert "for 200 rows at 50 steps" in printed
     for name in ["predict_proba 1 row", "predict_proba 100 rows", "partial_fit 100 rows"]:
         line = next(line for line in printed.splitlines() if line.startswith(name))
         assert "us per call" in line and ("met" in line or "MISSED" in line)
