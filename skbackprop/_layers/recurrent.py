@@ -42,6 +42,7 @@ class _RecurrentWorkspace:
         # The input's share of every step's gate pre-activations, (rows, steps, gates * width).
         self.input_part = np.empty((n_rows, n_steps, gates * width), dtype=dtype)
         self.hidden_part = np.empty((n_rows, gates * width), dtype=dtype)
+        self.bias = np.empty(gates * width, dtype=dtype)  # the biases added before the loop
         # GRU: r, z, n and W_hn h + b_hn of every step, kept for the backward pass.
         self.gates = np.empty((n_rows, n_steps, 4 * width), dtype=dtype) if gates == 3 else None
         self.zeros = np.zeros((n_rows, width), dtype=dtype)
@@ -58,7 +59,8 @@ class _RecurrentWorkspace:
 
         self.ages = ages
         self.input_grad = new(n_rows, n_steps, gates * width)
-        self.hidden_grad = new(n_rows, n_steps, gates * width)
+        # Elman's pre-activation takes the input and the state alike: one gradient.
+        self.hidden_grad = new(n_rows, n_steps, gates * width) if gates == 3 else self.input_grad
         self.previous = np.zeros((n_rows, n_steps, width), dtype=dtype)
         self.arriving, self.carried = new(ages, n_rows, width), new(ages, n_rows, width)
         self.direct = new(ages, n_rows, width)
@@ -131,11 +133,15 @@ class RecurrentLayer(Layer):
             v["input_coef"].T,
             out=ws.input_part.reshape(n_rows * n_steps, -1),
         )
-        ws.input_part += v["input_intercept"]
+        # The state's biases join the input's before the loop, but for the GRU's b_hn,
+        # which the reset gate multiplies: one pass less over every step.
+        fused = self.width * (2 if self.gates == 3 else 1)
+        np.copyto(ws.bias, v["input_intercept"])
+        ws.bias[:fused] += v["hidden_intercept"][:fused]
+        ws.input_part += ws.bias
         previous = ws.zeros
         for step in range(n_steps):
             np.dot(previous, v["hidden_coef"].T, out=ws.hidden_part)
-            ws.hidden_part += v["hidden_intercept"]
             if self.gates == 1:
                 np.add(ws.input_part[:, step], ws.hidden_part, out=ws.output[:, step])
                 np.tanh(ws.output[:, step], out=ws.output[:, step])
@@ -152,7 +158,7 @@ class RecurrentLayer(Layer):
         expit(reset_update, out=reset_update)
         reset, update = gates[:, :w], gates[:, w : 2 * w]
         candidate, hidden_candidate = gates[:, 2 * w : 3 * w], gates[:, 3 * w :]
-        np.copyto(hidden_candidate, hidden[:, 2 * w :])
+        np.add(hidden[:, 2 * w :], self.values["hidden_intercept"][2 * w :], out=hidden_candidate)
         np.multiply(reset, hidden_candidate, out=candidate)
         candidate += ws.input_part[:, step, 2 * w :]
         np.tanh(candidate, out=candidate)
@@ -181,9 +187,15 @@ class RecurrentLayer(Layer):
                 np.copyto(arriving[0], delta[:, step])
                 np.copyto(arriving[1 : 1 + n_arriving], ws.carried[:n_arriving])
                 m = 1 + n_arriving
-            to_input, to_hidden, direct = self._cell_backward(ws, step, arriving[:m])
-            np.sum(to_input, axis=0, out=ws.input_grad[:, step])
-            np.sum(to_hidden, axis=0, out=ws.hidden_grad[:, step])
+            if m == 1:  # one age (always, in full BPTT): written where it is summed to
+                shares = ws.input_grad[None, :, step], ws.hidden_grad[None, :, step]
+            else:
+                shares = ws.to_input[:m], ws.to_hidden[:m]
+            to_input, to_hidden, direct = self._cell_backward(ws, step, arriving[:m], *shares)
+            if m > 1:
+                np.sum(to_input, axis=0, out=ws.input_grad[:, step])
+                if self.gates == 3:  # Elman's state and input share one gradient
+                    np.sum(to_hidden, axis=0, out=ws.hidden_grad[:, step])
             # Ages 0 .. k-2 go one step further back; age k-1 stops here.
             n_arriving = 0 if step == 0 else (m if full else min(m, ws.ages - 1))
             if n_arriving:
@@ -200,15 +212,15 @@ class RecurrentLayer(Layer):
         np.dot(input_grad, self.values["input_coef"], out=gradient.reshape(rows, -1))
         return gradient
 
-    def _cell_backward(self, ws, step, arriving):
+    def _cell_backward(self, ws, step, arriving, to_input, to_hidden):
         """For ``arriving = d loss / d h(step)`` by age: the pre-activations' gradients.
 
-        Returns the input's and the state's shares (each ``(ages, rows, gates *
-        width)``) and the GRU's direct ``d h(step) / d h(step-1)`` term (None for
-        Elman), in the workspace's buffers.
+        Writes the input's and the state's shares into ``to_input`` and
+        ``to_hidden`` (each ``(ages, rows, gates * width)``; Elman's are one, in
+        ``to_input``) and returns them with the GRU's direct ``d h(step) / d
+        h(step-1)`` term (None for Elman).
         """
-        m, h = len(arriving), ws.output[:, step]
-        to_input, to_hidden, f = ws.to_input[:m], ws.to_hidden[:m], ws.factors
+        m, h, f = len(arriving), ws.output[:, step], ws.factors
         if self.gates == 1:  # tanh' = 1 - h^2
             np.multiply(h, h, out=f[0])
             np.subtract(1.0, f[0], out=f[0])
