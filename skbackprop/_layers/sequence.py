@@ -281,13 +281,15 @@ class ConvBlock(Normalized, Layer):
 
 
 class _PoolWorkspace:
-    def __init__(self, n_rows, width, dtype, training):
+    def __init__(self, n_rows, n_steps, width, dtype, training, pooling):
         self.output = np.empty((n_rows, width), dtype=dtype)
         self.delta = np.empty((n_rows, width), dtype=dtype) if training else None
         self.steps = np.empty((n_rows, width), dtype=np.intp)  # max and last: where each came from
-        # Max: the input with steps last (numpy's argmax over another axis copies it),
-        # -inf on padded steps, and where those are (made on first need).
         self.steps_last = self.padded_steps = None
+        if pooling == "max":  # the input with steps last (numpy's argmax over another axis
+            # copies it), -inf on padded steps, and where those are
+            self.steps_last = np.empty((n_rows, width, n_steps), dtype=dtype)
+            self.padded_steps = np.empty((n_rows, 1, n_steps), dtype=bool)
 
 
 class TimePooling(Layer):
@@ -303,7 +305,7 @@ class TimePooling(Layer):
         self.pooling = pooling
 
     def workspace(self, n_rows, dtype, training, n_steps=1):
-        return _PoolWorkspace(n_rows, self.width, dtype, training)
+        return _PoolWorkspace(n_rows, n_steps, self.width, dtype, training, self.pooling)
 
     def bytes_per_row(self, itemsize):
         return (itemsize + 8) * self.width
@@ -328,10 +330,6 @@ class TimePooling(Layer):
     @staticmethod
     def _steps_last(x, ws, run):
         """``x`` as ``(rows, channels, steps)`` in a buffer, -inf on the padded steps."""
-        n_rows, n_steps, channels = x.shape
-        if ws.steps_last is None or ws.steps_last.shape != (n_rows, channels, n_steps):
-            ws.steps_last = np.empty((n_rows, channels, n_steps), dtype=x.dtype)
-            ws.padded_steps = np.empty((n_rows, 1, n_steps), dtype=bool)
         np.copyto(ws.steps_last, x.transpose(0, 2, 1))
         if run.mask is not None:
             np.less(run.mask.transpose(0, 2, 1), 0.5, out=ws.padded_steps)
