@@ -39,9 +39,6 @@ _context = None
 def _server():
     global _context
     if _context is None:
-        # The server imports pyplot before any script runs: it must pick a backend that
-        # needs no display, as MPLBACKEND=Agg does for ``python script.py``.
-        os.environ.setdefault("MPLBACKEND", "Agg")
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(PRELOAD)
     return _context
@@ -55,6 +52,10 @@ def _run(script, cwd, stdout_path, stderr_path):
         os.dup2(file, fd)
         os.close(file)
     os.chdir(cwd)
+    # No display: what MPLBACKEND=Agg gives ``python script.py``, here after the import.
+    os.environ["MPLBACKEND"] = "Agg"
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
     sys.argv = [script]
     sys.path.insert(0, str(Path(script).parent))  # as python puts the script's folder first
     code = 0
