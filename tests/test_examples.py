@@ -117,6 +117,7 @@ CLAIMS = {
 }
 
 
+@pytest.mark.parametrize("warm", [True, False], ids=["fork server", "new interpreter"])
 @pytest.mark.parametrize(
     "body, expected_code, expected_stderr",
     [
@@ -126,21 +127,22 @@ CLAIMS = {
         ("sys.exit('a message')", 1, "a message"),
     ],
 )
-def test_the_runner_reports_what_python_would(tmp_path, body, expected_code, expected_stderr):
+def test_the_runner_reports_what_python_would(tmp_path, body, expected_code, expected_stderr, warm):
     script = tmp_path / "script.py"
     lines = ["import os, sys", "print(__name__, os.getcwd())"]
     lines += ["print('to stderr', file=sys.stderr)", body]
     script.write_text("\n".join(lines) + "\n")
     folder = tmp_path / "cwd"
     folder.mkdir()
-    code, stdout, stderr = run_script(script, cwd=folder, timeout=60)
+    code, stdout, stderr = run_script(script, cwd=folder, timeout=60, warm=warm)
     assert code == expected_code
     assert stdout == f"__main__ {folder}\n"
     assert stderr.startswith("to stderr\n") and expected_stderr in stderr
 
 
-def test_the_runner_kills_a_script_that_runs_too_long(tmp_path):
+@pytest.mark.parametrize("warm", [True, False], ids=["fork server", "new interpreter"])
+def test_the_runner_kills_a_script_that_runs_too_long(tmp_path, warm):
     script = tmp_path / "script.py"
     script.write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
-    code, stdout, _ = run_script(script, cwd=tmp_path, timeout=2)
+    code, stdout, _ = run_script(script, cwd=tmp_path, timeout=2, warm=warm)
     assert code is None and stdout == "started\n"

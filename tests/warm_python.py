@@ -7,12 +7,14 @@ child forked from it, so a script still gets a process of its own: nothing it
 does reaches the test process or the next script. The examples' tests went
 from 79 s to 56 s on two xdist workers. The server is a new interpreter, not a
 fork of the test process, whose other threads (xdist's) a fork would not copy.
+Where there is no fork server (Windows), a script runs in a new interpreter.
 """
 
 import atexit
 import multiprocessing
 import os
 import runpy
+import subprocess
 import sys
 import tempfile
 import threading
@@ -83,13 +85,19 @@ def _exit_code(exit):
     return 1
 
 
-def run_script(script, cwd, timeout):
+def run_script(script, cwd, timeout, warm=None):
     """Run ``script`` in ``cwd``; return ``(exit code, stdout, stderr)``.
 
     A script that raises exits with 1 and its traceback on stderr, as under
     ``python``. One that runs longer than ``timeout`` seconds is killed and
-    reported as exit code None.
+    reported as exit code None. ``warm`` (default: where the platform has a
+    fork server, not on Windows) runs it in a child of the fork server; else
+    in a new interpreter.
     """
+    if warm is None:
+        warm = "forkserver" in multiprocessing.get_all_start_methods()
+    if not warm:
+        return _run_cold(script, cwd, timeout)
     with tempfile.TemporaryDirectory() as folder:
         stdout_path, stderr_path = Path(folder, "stdout"), Path(folder, "stderr")
         child = _server().Process(
@@ -103,3 +111,18 @@ def run_script(script, cwd, timeout):
             child.join()
         read = lambda path: path.read_text() if path.exists() else ""  # noqa: E731
         return code, read(stdout_path), read(stderr_path)
+
+
+def _run_cold(script, cwd, timeout):
+    environment = {**os.environ, "MPLBACKEND": "Agg"}
+    command = [sys.executable, str(script)]
+    with subprocess.Popen(
+        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            stdout, stderr = child.communicate()
+            return None, stdout, stderr
+        return child.returncode, stdout, stderr
