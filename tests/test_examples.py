@@ -144,5 +144,5 @@ def test_the_runner_reports_what_python_would(tmp_path, body, expected_code, exp
 def test_the_runner_kills_a_script_that_runs_too_long(tmp_path, warm):
     script = tmp_path / "script.py"
     script.write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
-    code, stdout, _ = run_script(script, cwd=tmp_path, timeout=2, warm=warm)
+    code, stdout, _ = run_script(script, cwd=tmp_path, timeout=1, warm=warm)
     assert code is None and stdout == "started\n"
