@@ -58,16 +58,16 @@ class _RecurrentWorkspace:
             return np.empty(shape, dtype=dtype)
 
         self.ages = ages
+        # The pre-activations' gradients, of every step and (truncation) per age at one
+        # step: the input's and the state's shares. Elman's pre-activation takes the input
+        # and the state alike, so its two shares are one array.
         self.input_grad = new(n_rows, n_steps, gates * width)
-        # Elman's pre-activation takes the input and the state alike: one gradient.
         self.hidden_grad = new(n_rows, n_steps, gates * width) if gates == 3 else self.input_grad
+        self.to_input = new(ages, n_rows, gates * width)
+        self.to_hidden = new(ages, n_rows, gates * width) if gates == 3 else self.to_input
         self.previous = np.zeros((n_rows, n_steps, width), dtype=dtype)
         self.arriving, self.carried = new(ages, n_rows, width), new(ages, n_rows, width)
         self.direct = new(ages, n_rows, width)
-        self.to_input, self.to_hidden = (
-            new(ages, n_rows, gates * width),
-            new(ages, n_rows, gates * width),
-        )
         # Per-step factors of the cell's derivative, (rows, width) each.
         self.factors = new(4, n_rows, width)
 
@@ -188,10 +188,10 @@ class RecurrentLayer(Layer):
                 np.copyto(arriving[1 : 1 + n_arriving], ws.carried[:n_arriving])
                 m = 1 + n_arriving
             if m == 1:  # one age (always, in full BPTT): written where it is summed to
-                shares = ws.input_grad[None, :, step], ws.hidden_grad[None, :, step]
+                to_input, to_hidden = ws.input_grad[None, :, step], ws.hidden_grad[None, :, step]
             else:
-                shares = ws.to_input[:m], ws.to_hidden[:m]
-            to_input, to_hidden, direct = self._cell_backward(ws, step, arriving[:m], *shares)
+                to_input, to_hidden = ws.to_input[:m], ws.to_hidden[:m]
+            direct = self._cell_backward(ws, step, arriving[:m], to_input, to_hidden)
             if m > 1:
                 np.sum(to_input, axis=0, out=ws.input_grad[:, step])
                 if self.gates == 3:  # Elman's state and input share one gradient
@@ -216,16 +216,16 @@ class RecurrentLayer(Layer):
         """For ``arriving = d loss / d h(step)`` by age: the pre-activations' gradients.
 
         Writes the input's and the state's shares into ``to_input`` and
-        ``to_hidden`` (each ``(ages, rows, gates * width)``; Elman's are one, in
-        ``to_input``) and returns them with the GRU's direct ``d h(step) / d
-        h(step-1)`` term (None for Elman).
+        ``to_hidden`` (each ``(ages, rows, gates * width)``; one array for Elman)
+        and returns the GRU's direct ``d h(step) / d h(step-1)`` term (None for
+        Elman).
         """
         m, h, f = len(arriving), ws.output[:, step], ws.factors
         if self.gates == 1:  # tanh' = 1 - h^2
             np.multiply(h, h, out=f[0])
             np.subtract(1.0, f[0], out=f[0])
             np.multiply(arriving, f[0], out=to_input)
-            return to_input, to_input, None
+            return None
         w = self.width
         gates = ws.gates[:, step]
         reset, update = gates[:, :w], gates[:, w : 2 * w]
@@ -249,7 +249,7 @@ class RecurrentLayer(Layer):
         np.multiply(to_input[..., 2 * w :], reset, out=to_hidden[..., 2 * w :])
         direct = ws.direct[:m]
         np.multiply(arriving, update, out=direct)
-        return to_input, to_hidden, direct
+        return direct
 
     def _parameter_gradients(self, x, ws, input_grad, hidden_grad):
         n_rows, n_steps, _ = x.shape
