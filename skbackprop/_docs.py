@@ -340,6 +340,8 @@ bptt_truncate : int or None, default=None
 SEQUENCE_DEFAULTS = {
     "learning_rate_init": ("default=0.001", "default=0.01"),
     "batch_normalization": ("default=False", "default=True"),
+    "max_iter": ("default=200", "default=300"),
+    "tol": ("default=1e-4", "default=1e-5"),
 }
 
 
