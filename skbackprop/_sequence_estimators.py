@@ -354,7 +354,11 @@ class BackpropSequenceClassifier(_SequenceInput, BackpropClassifier):
     }
     __doc__ = _docs.fill(
         _CLASSIFIER_DOC,
-        parameters=_docs.sequence_parameters(split="stratified by class", score="accuracy"),
+        parameters=_docs.sequence_parameters(
+            split="stratified by class",
+            score="accuracy",
+            defaults={**_docs.SEQUENCE_DEFAULTS, **_docs.SEQUENCE_CLASSIFIER_DEFAULTS},
+        ),
         sequence_attributes=_SEQUENCE_ATTRIBUTES,
         attributes=_docs.attributes(
             score="accuracy",
@@ -489,7 +493,7 @@ class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
         learning_rate="constant",
         power_t=0.5,
         warmup_iter=0,
-        max_iter=300,
+        max_iter=200,
         max_fun=15000,
         l1=0.0,
         l2=0.0001,
@@ -503,7 +507,7 @@ class BackpropSequenceRegressor(_SequenceInput, BackpropRegressor):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-5,
+        tol=1e-4,
         scoring=None,
         clip_gradient_norm=None,
         shuffle=True,

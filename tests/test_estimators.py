@@ -1,7 +1,10 @@
 """The estimators' contract: fitting modes, data types, attributes, failures."""
 
+import ast
 import copy
+import inspect
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -15,7 +18,12 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop import (
+    BackpropClassifier,
+    BackpropRegressor,
+    BackpropSequenceClassifier,
+    BackpropSequenceRegressor,
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +98,20 @@ def test_loss_is_mean_loss_plus_penalty_over_n_samples(classification, batch_siz
     weights = np.concatenate([c.ravel() for c in model.coefs_])
     penalty = (0.5 * 0.5 * weights @ weights + 0.2 * np.abs(weights).sum()) / len(X)
     assert model.loss_ == pytest.approx(data_loss + penalty, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [BackpropClassifier, BackpropRegressor, BackpropSequenceClassifier, BackpropSequenceRegressor],
+)
+def test_every_parameter_documents_the_default_it_has(estimator):
+    # The docstrings are assembled from shared entries with some defaults changed
+    # per estimator; the signature is what scikit-learn reads.
+    parameters = list(inspect.signature(estimator.__init__).parameters.values())[1:]
+    for parameter in parameters:
+        entry = re.search(rf"^ *{parameter.name} : .*default=(.+)$", estimator.__doc__, re.M)
+        assert entry, f"{parameter.name} has no documented default"
+        assert ast.literal_eval(entry.group(1)) == parameter.default, parameter.name
 
 
 # -- reproducibility, partial_fit, warm_start -----------------------------------

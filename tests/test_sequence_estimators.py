@@ -173,13 +173,9 @@ def test_the_signature_is_the_mlp_estimators_with_the_blocks_first(sequence, mlp
     assert list(mine)[1:5] == own
     own += ["cell", "bptt_truncate"]
     assert [n for n in mine if n not in own] == list(theirs)
-    changed = {
-        "hidden_layer_sizes": (),
-        "learning_rate_init": 0.01,
-        "batch_normalization": True,
-        "max_iter": 300,
-        "tol": 1e-5,
-    }
+    changed = {"hidden_layer_sizes": (), "learning_rate_init": 0.01, "batch_normalization": True}
+    if sequence is BackpropSequenceClassifier:  # trains on to wider margins
+        changed.update(max_iter=300, tol=1e-5)
     for name, parameter in theirs.items():
         assert mine[name].kind == parameter.kind, name
         assert mine[name].default == changed.get(name, parameter.default), name
