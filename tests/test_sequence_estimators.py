@@ -157,6 +157,26 @@ def test_a_default_model_trains_in_float32():
     assert model.conv_gammas_ is not None and model.gammas_ is None
 
 
+@pytest.mark.parametrize("unequal", [True, False], ids=["unequal lengths", "sample weights"])
+def test_float32_trains_where_steps_carry_their_own_weights(unequal):
+    # Unequal lengths and sample weights give each step its own weight in batch
+    # normalization's statistics; those weights must follow the data's dtype.
+    X, y = _waves()
+    X = X.astype(np.float32)
+    if unequal:
+        series, weights = [row[:, : 20 + index % 10] for index, row in enumerate(X)], None
+    else:
+        series, weights = X, np.linspace(0.5, 1.5, len(X)).astype(np.float32)
+    model = quiet_fit(BackpropSequenceClassifier(**SMALL, max_iter=3), series, y, weights)
+    assert model.conv_coefs_[0].dtype == np.float32
+    in_float64 = quiet_fit(
+        BackpropSequenceClassifier(**SMALL, max_iter=3, dtype="float64"), series, y, weights
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(series), in_float64.predict_proba(series), atol=1e-4
+    )
+
+
 @pytest.mark.parametrize(
     "sequence, mlp",
     [

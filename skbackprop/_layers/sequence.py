@@ -41,19 +41,17 @@ from .normalized import Normalized
 POOLINGS = ("average", "max", "last")
 
 
-def step_weights(row_weights, mask, n_rows, n_steps, out=None):
+def step_weights(row_weights, mask, n_rows, n_steps, out):
     """Each valid step's weight in batch statistics over steps: the rows' weights, spread.
 
     A row of weight ``s`` spreads it evenly over its valid steps, scaled so
     that all weights sum to one: ``1 / (n_rows * n_steps)`` for equal lengths
     and equal weights (as PyTorch's ``BatchNorm1d``), a float then; otherwise
     a column with one weight per ``(row, step)``, written into ``out`` (a
-    ``(n_rows * n_steps, 1)`` buffer) when given.
+    ``(n_rows * n_steps, 1)`` buffer of the batch's dtype).
     """
     if mask is None and isinstance(row_weights, float):
         return row_weights / n_steps
-    if out is None:
-        out = np.empty((n_rows * n_steps, 1))
     weights = out.reshape(n_rows, n_steps, 1)
     weights[...] = np.reshape(row_weights, (-1, 1, 1))
     if mask is not None:
@@ -108,7 +106,9 @@ class _ConvWorkspace:
         self.ones = np.ones(rows, dtype=dtype)
         self.step_weights = None
         # The steps' weights where they are not one number (unequal lengths, sample weights).
-        self.step_weight_buffer = np.empty((rows, 1)) if training and block.normalized else None
+        self.step_weight_buffer = (
+            np.empty((rows, 1), dtype=dtype) if training and block.normalized else None
+        )
 
 
 class _InputDelta:
