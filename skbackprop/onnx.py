@@ -21,7 +21,19 @@ The sequence estimators export with ONNX's ``Conv``, ``GRU`` and ``RNN``
 (which onnxruntime runs in float32 only: a float64 graph casts around them)
 and take series of equal lengths, ``(n_samples, n_channels, n_timepoints)``,
 or ``(n_samples, n_timepoints)`` for one channel; the lengths may differ from
-fit's. Series of unequal lengths are predicted with ``predict``.
+fit's. For series of unequal lengths, export with a second input, each
+series' number of timepoints, and run the graph on the series padded at the
+end (:func:`pad_series` makes both from a list)::
+
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
+
+    onx = to_onnx(model, initial_types=[
+        ("X", FloatTensorType([None, n_channels, None])),
+        ("lengths", Int64TensorType([None])),
+    ], options={"zipmap": False})
+    X_padded, lengths = pad_series(series)
+
+The padding's values are ignored, as ``predict`` ignores them.
 """
 
 import math
@@ -70,6 +82,40 @@ def register_converters():
             _convert_regressor,
             parser=_fitted_only(_parse._parse_sklearn_simple_model),
         )
+
+
+def pad_series(series, dtype=np.float32):
+    """Series of unequal lengths as the two inputs of a graph exported with lengths.
+
+    Parameters
+    ----------
+    series : list of array-like of shape (n_channels, n_timepoints_i)
+        The series, as the sequence estimators take them in a list.
+
+    dtype : numpy dtype, default=np.float32
+        The dtype of the padded values: the exported graph's input dtype.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_channels, max_i n_timepoints_i)
+        The series, padded with zeros at the end.
+
+    lengths : ndarray of shape (n_samples,), dtype int64
+        Each series' number of timepoints.
+    """
+    arrays = [np.asarray(array, dtype=dtype) for array in series]
+    if not arrays or any(array.ndim != 2 or array.shape[1] == 0 for array in arrays):
+        raise ValueError(
+            "pad_series takes a non-empty list of series of shape (n_channels, n_timepoints_i) "
+            "with at least one timepoint each."
+        )
+    if len({array.shape[0] for array in arrays}) > 1:
+        raise ValueError("The series have different numbers of channels.")
+    lengths = np.array([array.shape[1] for array in arrays], dtype=np.int64)
+    X = np.zeros((len(arrays), arrays[0].shape[0], lengths.max()), dtype=dtype)
+    for row, array in zip(X, arrays, strict=True):
+        row[:, : array.shape[1]] = array
+    return X, lengths
 
 
 def _fitted_only(parse):
@@ -153,6 +199,9 @@ class _Graph:
         from skl2onnx.algebra import onnx_ops
 
         self.ops, self.dtype, self.opset = onnx_ops, dtype, opset
+        # With series of unequal lengths: each one's length, and which steps are valid
+        # (rows, 1, steps); see ``with_lengths``.
+        self.lengths = self.valid = None
         # The newer activations from primitives, each the way numpy computes it here
         # (several of ONNX's own, LeakyRelu among them, run in float32 only in onnxruntime).
         self.hidden = {
@@ -226,6 +275,37 @@ class _Graph:
 
     # -- series, (rows, channels, steps) as ONNX's Conv, RNN and GRU take them --------
 
+    def with_lengths(self, x, lengths):
+        """Mark the steps of ``x`` that each series' ``lengths`` cover; ``x`` with zeros past them.
+
+        From here on the blocks zero their outputs past each series' end, the
+        recurrent layers take ``lengths`` as their ``sequence_lens``, and
+        pooling reads the valid steps only, as ``predict`` does.
+        """
+        int64 = np.int64
+        n_steps = self.op("Slice", self.op("Shape", x), np.array([2], int64), np.array([3], int64))
+        steps = self.op(
+            "Range", np.array(0, int64), self.op("Squeeze", n_steps), np.array(1, int64)
+        )
+        self.lengths = lengths
+        column = self.op("Unsqueeze", lengths, np.array([1], int64))
+        below = self.op("Less", self.op("Unsqueeze", steps, np.array([0], int64)), column)
+        self.valid = self.op("Unsqueeze", below, np.array([1], int64))  # (rows, 1, steps)
+        return self.on_valid_steps(x)
+
+    def on_valid_steps(self, x):
+        """``x`` with zeros past each series' length (``x`` itself without lengths)."""
+        if self.valid is None:
+            return x
+        return self.op("Where", self.valid, x, np.zeros(1, dtype=self.dtype))
+
+    def _reduce(self, name, x):
+        """ONNX's ``Reduce<name>`` over the steps (axis 2); the axes became an input in time."""
+        axes = np.array([2], dtype=np.int64)
+        if self.opset >= (13 if name == "Sum" else 18):
+            return self.op(f"Reduce{name}", x, axes, keepdims=0)
+        return self.op(f"Reduce{name}", x, axes=[2], keepdims=0)
+
     def conv(self, x, coef, intercept, pads):
         """A 1-D convolution, weights ``(out, in, taps)``, zero ``pads`` (before, after).
 
@@ -240,20 +320,41 @@ class _Graph:
         return z
 
     def pool(self, x, how):
-        """Each channel's mean, maximum or last value over the steps (axis 2)."""
+        """Each channel's mean, maximum or last value over the (valid) steps (axis 2)."""
+        int64 = np.int64
         if how == "last":
-            last = self.op(
-                "Slice",
-                x,
-                np.array([-1], dtype=np.int64),
-                np.array([np.iinfo(np.int64).max], dtype=np.int64),
-                np.array([2], dtype=np.int64),
-            )
-            return self.op("Squeeze", last, np.array([2], dtype=np.int64))
-        if self.opset >= 18:  # the axes became an input
-            axes = np.array([2], dtype=np.int64)
-            return self.op("ReduceMean" if how == "average" else "ReduceMax", x, axes, keepdims=0)
-        return self.op("ReduceMean" if how == "average" else "ReduceMax", x, axes=[2], keepdims=0)
+            if self.lengths is None:
+                last = self.op(
+                    "Slice",
+                    x,
+                    np.array([-1], int64),
+                    np.array([np.iinfo(int64).max], int64),
+                    np.array([2], int64),
+                )
+            else:  # the step at length - 1 of each row, for every channel
+                at = self.op(
+                    "Reshape",
+                    self.op("Sub", self.lengths, np.array([1], int64)),
+                    np.array([-1, 1, 1], int64),
+                )
+                rows_channels = self.op(
+                    "Slice", self.op("Shape", x), np.array([0], int64), np.array([2], int64)
+                )
+                shape = self.op("Concat", rows_channels, np.array([1], int64), axis=0)
+                last = self.op("GatherElements", x, self.op("Expand", at, shape), axis=2)
+            return self.op("Squeeze", last, np.array([2], int64))
+        if self.lengths is None:
+            return self._reduce("Mean" if how == "average" else "Max", x)
+        if how == "max":
+            lowest = np.array([-np.inf], dtype=self.dtype)
+            return self._reduce("Max", self.op("Where", self.valid, x, lowest))
+        total = self._reduce("Sum", self.on_valid_steps(x))
+        counts = self.op(
+            "Cast",
+            self.op("Unsqueeze", self.lengths, np.array([1], int64)),
+            to=_onnx_type(self.dtype),
+        )
+        return self.op("Div", total, counts)
 
     def recurrent(self, x, kind, weights, recurrence, bias, units):
         """ONNX's ``GRU`` or ``RNN`` over ``x`` (rows, channels, steps), its states likewise.
@@ -272,6 +373,8 @@ class _Graph:
             options["linear_before_reset"] = 1  # r * (W_hn h + b_hn), as PyTorch's
         else:
             options["activations"] = ["Tanh"]
+        if self.lengths is not None:  # past a series' length its states are zero
+            arrays.append(self.op("Cast", self.lengths, to=_onnx_type(np.int32)))
         states = self.op(kind, steps_first, *arrays, **options)[0]  # (steps, 1, rows, units)
         states = self.op("Squeeze", states, np.array([1], dtype=np.int64))
         if np.dtype(self.dtype) != single:
@@ -289,17 +392,26 @@ class _Graph:
         return self.outputs[name](z)
 
 
-def _forward(fitted, X, dtype, opset, rank=2):
-    """The network's output activations as an ONNX expression of X (of ``rank`` dimensions)."""
+def _forward(fitted, operator, dtype, opset):
+    """The network's output activations as an ONNX expression of the operator's inputs.
+
+    X, and for series of unequal lengths each one's length (a second input).
+    """
+    X, *lengths = operator.inputs
+    rank = len(X.type.shape)
+    if lengths and not (fitted.takes_series and rank == 3 and len(lengths) == 1):
+        raise ValueError(
+            "A second input, each series' length, is for the sequence estimators with 3-D "
+            f"series (n_samples, n_channels, n_timepoints); got {len(operator.inputs)} inputs "
+            f"and a {rank}-D X."
+        )
     graph = _Graph(dtype, opset)
     x = graph.op("Cast", X, to=_onnx_type(dtype))
     if fitted.takes_series and rank == 2:  # one channel's series, (rows, steps)
         x = graph.channels_first(x)
+    if lengths:
+        x = graph.with_lengths(x, graph.op("Cast", lengths[0], to=_onnx_type(np.int64)))
     return fitted.onnx(x, graph)
-
-
-def _rank(operator):
-    return len(operator.inputs[0].type.shape)
 
 
 def _onnx_type(dtype):
@@ -316,7 +428,7 @@ def _convert_classifier(scope, operator, container):
     _, dtype = _tensor_type(operator)
     label_name, proba_name = operator.outputs[0], operator.outputs[1]
     fitted = fitted_model(model)
-    output = _forward(fitted, operator.inputs[0], dtype, opset, _rank(operator))
+    output = _forward(fitted, operator, dtype, opset)
     kind = fitted.target_type
     if kind == "binary":
         negative = ops.OnnxSub(np.array([1], dtype=dtype), output, op_version=opset)
@@ -350,7 +462,7 @@ def _convert_regressor(scope, operator, container):
     model, opset = operator.raw_operator, container.target_opset
     _, dtype = _tensor_type(operator)
     fitted = fitted_model(model)
-    output = _forward(fitted, operator.inputs[0], dtype, opset, _rank(operator))
+    output = _forward(fitted, operator, dtype, opset)
     levels = fitted.quantile_levels
     if levels is not None:  # sorted per target as predict sorts them
         output = _sorted_by_level(output, levels, model.n_outputs_, opset)

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import quiet_fit
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="needs the onnx extra")
 skl2onnx = pytest.importorskip("skl2onnx", reason="needs the onnx extra")
@@ -20,7 +21,7 @@ from skbackprop import (
     BackpropSequenceRegressor,
 )
 from skbackprop._activations import HIDDEN_ACTIVATIONS
-from skbackprop.onnx import register_converters
+from skbackprop.onnx import pad_series, register_converters
 
 # Every activation, and one network mixing them layer by layer.
 ACTIVATIONS = [*sorted(HIDDEN_ACTIVATIONS), ("gelu", "elu")]
@@ -205,3 +206,77 @@ def test_sequence_regressor_of_2d_series_matches_onnxruntime():
     model.fit(X_in, X_in[:, 3] - X_in[:, 20])
     (output,) = _run(model, X_in)
     np.testing.assert_allclose(output[:, 0], model.predict(X_in), atol=1e-5)
+
+
+def _session(onx):
+    return onnxruntime.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _with_lengths(model, dtype, n_channels=2, **options):
+    """``model`` exported with a second input, each series' length."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
+
+    tensor = FloatTensorType if dtype == np.float32 else DoubleTensorType
+    inputs = [("X", tensor([None, n_channels, None])), ("lengths", Int64TensorType([None]))]
+    return to_onnx(model, initial_types=inputs, options=options or None)
+
+
+UNEQUAL = [rng.normal(size=(2, n)) for n in rng.integers(1, 30, 40)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("network", list(SEQUENCE_NETWORKS))
+def test_series_of_unequal_lengths_match_onnxruntime_with_their_lengths(network, dtype):
+    series = [array.astype(dtype) for array in UNEQUAL]
+    y = np.digitize([array[0, 0] for array in series], [-0.5, 0.5])
+    model = BackpropSequenceClassifier(**SEQUENCE_NETWORKS[network], max_iter=5, random_state=0)
+    quiet_fit(model, series, y)
+    session = _session(_with_lengths(model, dtype, zipmap=False))
+    X_padded, lengths = pad_series(series, dtype)
+    assert X_padded.dtype == dtype and lengths.dtype == np.int64
+    assert [int(n) for n in lengths] == [array.shape[1] for array in series]
+    past_end = np.arange(X_padded.shape[2]) >= lengths[:, None, None]
+    for padding in (0.0, 7.0):  # what the padding holds does not matter, as in predict
+        padded = np.where(past_end, padding, X_padded).astype(dtype)
+        label, proba = session.run(None, {"X": padded, "lengths": lengths})
+        assert proba.dtype == dtype
+        np.testing.assert_allclose(proba, model.predict_proba(series), atol=1e-5)
+        np.testing.assert_array_equal(label, model.predict(series))
+    # Series of one length: the same as the export without lengths.
+    equal = X_padded[:, :, :5]
+    full = np.full(len(equal), 5, dtype=np.int64)
+    np.testing.assert_allclose(
+        session.run(None, {"X": equal, "lengths": full})[1], model.predict_proba(equal), atol=1e-5
+    )
+
+
+def test_a_regressor_exports_with_lengths_too():
+    series = [array.astype(np.float32) for array in UNEQUAL]
+    model = BackpropSequenceRegressor((4,), (3,), max_iter=5, random_state=0)
+    quiet_fit(model, series, [array[0].mean() for array in series])
+    X_padded, lengths = pad_series(series)
+    (output,) = _session(_with_lengths(model, np.float32)).run(
+        None, {"X": X_padded, "lengths": lengths}
+    )
+    np.testing.assert_allclose(output[:, 0], model.predict(series), atol=1e-5)
+
+
+def test_lengths_are_refused_where_x_is_not_3d_series():
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
+
+    lengths = ("lengths", Int64TensorType([None]))
+    flat = BackpropSequenceRegressor((4,), (3,), max_iter=2, random_state=0)
+    quiet_fit(flat, SERIES[:, 0], SERIES[:, 0, 0])
+    dense = quiet_fit(BackpropRegressor(max_iter=2, random_state=0), X, X[:, 0])
+    for model, x_type in ((flat, FloatTensorType([None, 30])), (dense, FloatTensorType([None, 5]))):
+        with pytest.raises(ValueError, match="second input, each series' length"):
+            to_onnx(model, initial_types=[("X", x_type), lengths])
+
+
+def test_pad_series_says_what_is_wrong():
+    with pytest.raises(ValueError, match="non-empty list"):
+        pad_series([])
+    with pytest.raises(ValueError, match="at least one timepoint"):
+        pad_series([np.zeros((1, 3)), np.zeros((1, 0))])
+    with pytest.raises(ValueError, match="different numbers of channels"):
+        pad_series([np.zeros((1, 3)), np.zeros((2, 3))])

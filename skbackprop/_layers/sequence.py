@@ -277,7 +277,8 @@ class ConvBlock(Normalized, Layer):
         matrix, intercept = self.folded(self._matrix.T, self.intercept)  # a filter per column
         coef = matrix.T.reshape(self.coef_shape)
         pads = (self.left, self.kernel_size - 1 - self.left)
-        return graph.activation(self.activation, graph.conv(x, coef, intercept, pads))
+        z = graph.activation(self.activation, graph.conv(x, coef, intercept, pads))
+        return graph.on_valid_steps(z)  # as ``forward`` zeroes the padding
 
 
 class _PoolWorkspace:
