@@ -6,6 +6,8 @@ estimators will compose them, and compared with PyTorch's ``Conv1d``,
 ``BatchNorm1d`` and pooling on the same weights where PyTorch is installed.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from helpers import numeric_gradient
@@ -39,8 +41,8 @@ def _specs(pooling, normalized, kernel_sizes=(3, 4), filters=(4, 5)):
     return [*convs, ("pool", {"fan_in": channels[-1], "pooling": pooling}), *head]
 
 
-def _network(pooling="average", normalized=True, seed=0):
-    network = Network(build(_specs(pooling, normalized)), np.float64)
+def _network(pooling="average", normalized=True, seed=0, kernel_sizes=(3, 4)):
+    network = Network(build(_specs(pooling, normalized, kernel_sizes)), np.float64)
     rng = np.random.default_rng(seed)
     network.initialize(rng)
     network.params[...] = rng.normal(scale=0.5, size=network.params.size)
@@ -66,10 +68,34 @@ def _gradient(network, X, Y, lengths=None):
     return network.grads.copy()
 
 
+@pytest.mark.parametrize("n_steps", [1, 5, 9])
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 11])
+def test_a_block_computes_the_convolution_it_states(kernel_size, n_steps):
+    # z[n, t, o] = sum_{i, k} W[o, i, k] x[n, t + k - (K - 1) // 2, i] + b[o], zeros outside.
+    spec = _specs("average", False, kernel_sizes=(kernel_size,), filters=(3,))
+    network = Network(build(spec), np.float64)
+    rng = np.random.default_rng(kernel_size)
+    network.params[...] = rng.normal(size=network.params.size)
+    block = network.layers[0]
+    X = rng.normal(size=(4, n_steps, N_CHANNELS))
+    ws = block.workspace(len(X), np.float64, False, n_steps=n_steps)
+    run = SimpleNamespace(training=False, mask=None)
+    expected = np.tile(block.intercept, (len(X), n_steps, 1))
+    for t in range(n_steps):
+        for k in range(kernel_size):
+            source = t + k - (kernel_size - 1) // 2
+            if 0 <= source < n_steps:
+                expected[:, t] += X[:, source] @ block.coef[:, :, k].T
+    np.testing.assert_allclose(block.forward(X, ws, run), np.maximum(expected, 0), rtol=1e-12)
+
+
+# The products read each group of steps K apart as one strided matrix: kernels of one
+# tap, of even and odd sizes, and wider than the series cover its cases.
+@pytest.mark.parametrize("kernel_sizes", [(3, 4), (1, 2), (11, 5)], ids=str)
 @pytest.mark.parametrize("pooling", ["average", "max", "last"])
 @pytest.mark.parametrize("lengths", [None, np.array([9, 4, 1, 9, 6, 2])], ids=["equal", "unequal"])
-def test_network_gradient_matches_finite_differences(pooling, lengths):
-    network = _network(pooling)
+def test_network_gradient_matches_finite_differences(pooling, lengths, kernel_sizes):
+    network = _network(pooling, kernel_sizes=kernel_sizes)
     X, Y = _batch()
     analytic = _gradient(network, X, Y, lengths)
     saved_statistics = network.statistics.copy()
@@ -86,10 +112,11 @@ def test_network_gradient_matches_finite_differences(pooling, lengths):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.parametrize("kernel_sizes", [(3, 4), (1, 2), (11, 5)], ids=str)
 @pytest.mark.parametrize("pooling", ["average", "max", "last"])
-def test_a_series_predicts_the_same_whatever_it_is_batched_with(pooling):
+def test_a_series_predicts_the_same_whatever_it_is_batched_with(pooling, kernel_sizes):
     # Padded to the longest series of its batch, each series must give what it gives alone.
-    network = _network(pooling)
+    network = _network(pooling, kernel_sizes=kernel_sizes)
     rng = np.random.default_rng(3)
     lengths = np.array([9, 3, 1, 6])
     X = rng.normal(size=(4, N_STEPS, N_CHANNELS))
