@@ -29,11 +29,12 @@ values, a view of the buffer, and its product writes every ``K``-th row of
 the output, also a view. Each series is padded to a multiple of ``K`` steps
 so that one view runs through the whole batch; the windows that start past
 a series' last step (or span two series) give rows that are dropped, and in
-backward meet a delta of zeros. Three products per block do the work: ``z``,
-``dW = delta^T u`` (one per group, summed) and ``dx``, the convolution of
-``delta``, padded likewise, with the filters flipped in time. Against
-copying the taps out (``K`` times the input, streamed through memory twice
-per pass) this made the default network's float64 epoch about 10% faster.
+backward meet a delta of zeros. A block is three such convolutions, ``K``
+products each: ``z``, ``dW = delta^T u`` (summed over the groups) and ``dx``,
+the convolution of ``delta``, padded likewise, with the filters flipped in
+time. Against copying the taps out (``K`` times the input, streamed through
+memory twice per pass) the default network's epoch took 0.85x the time in
+float64 and 0.87x in float32.
 """
 
 import numpy as np
