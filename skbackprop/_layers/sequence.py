@@ -25,10 +25,11 @@ are the ``K * I`` values from row ``t``: the windows of neighbouring steps
 overlap, which BLAS cannot read as a matrix, but windows ``K`` steps apart
 just touch. So the steps are taken in ``K`` groups, ``t = r, r + K, r + 2K,
 ...``: each group's windows are a matrix with a row stride of ``K * I``
-values, a view of the buffer, and its product writes every ``K``-th row of
-the output, also a view. Each series is padded to a multiple of ``K`` steps
-so that one view runs through the whole batch; the windows that start past
-a series' last step (or span two series) give rows that are dropped, and in
+values, and its product writes every ``K``-th row of the output. Each
+series is padded to a multiple of ``K`` steps so that a group runs through
+the whole batch, and the ``K`` groups are one 3-D view of the buffer (one
+``np.matmul`` call, ``K`` BLAS products); the windows that start past a
+series' last step (or span two series) give rows that are dropped, and in
 backward meet a delta of zeros. A block is three such convolutions, ``K``
 products each: ``z``, ``dW = delta^T u`` (summed over the groups) and ``dx``,
 the convolution of ``delta``, padded likewise, with the filters flipped in
@@ -72,44 +73,62 @@ def _padded_length(n_steps, kernel_size):
     return kernel_size * -(-(n_steps + kernel_size - 1) // kernel_size)
 
 
-def _window_groups(padded, kernel_size):
-    """The taps of every step of ``padded``, ``(n, P, C)``, as ``K`` matrices read in place.
+def _by_groups(flat, n_windows, kernel_size, channels, span, first_row=0):
+    """``(K, n_windows, span)``, a view: group ``r``, row ``i`` is ``span`` values from row
+    ``first_row + i * K + r`` of ``flat``, a buffer of rows of ``channels`` values.
 
-    Group ``r`` holds the windows that start at rows ``r, r + K, ...`` of
-    the flat buffer, ``K * C`` values each (see the module's docstring). The
-    last window of a group other than the first would run past the buffer;
-    it starts past the last series' end, so it is left out.
+    With ``span = K * channels`` these are the taps of the steps ``r, r + K,
+    ...`` (see the module's docstring); with ``span = channels``, every
+    ``K``-th row. The buffer must hold the last group's last row.
     """
-    n_rows, length, channels = padded.shape
-    flat, span = padded.reshape(-1), kernel_size * channels
-    n_windows = n_rows * length // kernel_size
     item = flat.itemsize
-    return [
-        as_strided(flat[r * channels :], (n_windows - (r > 0), span), (span * item, item))
-        for r in range(kernel_size)
-    ]
+    strides = (channels * item, kernel_size * channels * item, item)
+    return as_strided(flat[first_row * channels :], (kernel_size, n_windows, span), strides)
 
 
-def _group_outputs(spread, groups):
-    """Where each group's product goes: every ``K``-th row of ``spread``, ``(n, P, O)``."""
-    kernel_size = len(groups)
-    rows = spread.reshape(-1, kernel_size, spread.shape[2])
-    return [rows[: len(group), r] for r, group in enumerate(groups)]
+class _Padded:
+    """A batch padded for a block's convolution, and its taps by groups of steps.
+
+    ``padded``, ``(n_rows, P, channels)``: the series with zeros around them,
+    ``P`` steps each, a multiple of ``K``. ``K`` more rows of zeros follow in
+    memory, where the windows of the last steps of the last series reach.
+    """
+
+    def __init__(self, n_rows, n_steps, channels, kernel_size, dtype):
+        length = _padded_length(n_steps, kernel_size)
+        self.kernel_size, self.n_windows = kernel_size, n_rows * length // kernel_size
+        self.memory = np.zeros((n_rows * length + kernel_size) * channels, dtype=dtype)
+        self.padded = self.memory[: n_rows * length * channels].reshape(n_rows, length, channels)
+        self.windows = self.groups(kernel_size * channels)
+
+    def groups(self, span, first_row=0):
+        """See ``_by_groups``: ``span`` values from row ``first_row + iK + r``."""
+        channels = self.padded.shape[2]
+        return _by_groups(self.memory, self.n_windows, self.kernel_size, channels, span, first_row)
+
+
+def _spread(n_rows, n_steps, channels, kernel_size, dtype):
+    """Where a convolution's products go, ``(n_rows, P, channels)``, and that as groups."""
+    spread = np.empty((n_rows, _padded_length(n_steps, kernel_size), channels), dtype=dtype)
+    n_windows = spread.shape[0] * spread.shape[1] // kernel_size
+    return spread, _by_groups(spread.reshape(-1), n_windows, kernel_size, channels, channels)
 
 
 class _ConvWorkspace:
     def __init__(self, block, n_rows, n_steps, dtype, training):
         fan_in, width, taps = block.fan_in, block.width, block.kernel_size
-        rows, length = n_rows * n_steps, _padded_length(n_steps, taps)
-        self.padded = np.zeros((n_rows, length, fan_in), dtype=dtype)  # borders stay 0
-        self.windows = _window_groups(self.padded, taps)
-        # The product's rows for every window, the ones past each series' end too.
-        self.spread = np.empty((n_rows, length, width), dtype=dtype)
-        self.spread_groups = _group_outputs(self.spread, self.windows)
-        # The weights in the taps' order, and (training) their gradient in that order.
+        rows = n_rows * n_steps
+        source = _Padded(n_rows, n_steps, fan_in, taps, dtype)
+        self.padded, self.windows = source.padded, source.windows
+        # The products for every window, the ones past each series' end too.
+        self.spread, self.spread_groups = _spread(n_rows, n_steps, width, taps, dtype)
+        # The weights in the taps' order, and (training) their gradient in that order,
+        # and by groups before the groups are summed.
         self.tap_matrix = np.empty((width, taps * fan_in), dtype=dtype)
         self.tap_gradient = np.empty_like(self.tap_matrix) if training else None
-        self.tap_gradient_part = np.empty_like(self.tap_matrix) if training else None
+        self.tap_gradient_parts = (
+            np.empty((taps, *self.tap_matrix.shape), dtype) if training else None
+        )
         self.hidden = np.empty((rows, width), dtype=dtype)
         self.scratch = np.empty((rows, width), dtype=dtype)
         mask_dtype = block.step.mask_dtype
@@ -136,28 +155,19 @@ class _InputDelta:
 
     Output step ``t``'s delta sits at row ``K - 1 - left + t``: there the
     windows give ``dx`` (see ``ConvBlock._input_delta``), and the weights'
-    gradient reads it too, group by group (``delta_groups``).
+    gradient reads it too, by the input's groups (``deltas``: group ``r``'s
+    row ``i`` is the delta of the step whose taps are the input's window
+    ``(r, i)``; zero where that window is junk).
     """
 
     def __init__(self, block, n_rows, n_steps, dtype):
         taps, width = block.kernel_size, block.width
         self.front = taps - 1 - block.left
-        length = _padded_length(n_steps, taps)
-        self.padded = np.zeros((n_rows, length, width), dtype=dtype)  # borders stay 0
-        self.windows = _window_groups(self.padded, taps)
-        self.spread = np.empty((n_rows, length, block.fan_in), dtype=dtype)
-        self.spread_groups = _group_outputs(self.spread, self.windows)
+        delta = _Padded(n_rows, n_steps, width, taps, dtype)
+        self.padded, self.windows = delta.padded, delta.windows
+        self.deltas = delta.groups(width, first_row=self.front)
+        self.spread, self.spread_groups = _spread(n_rows, n_steps, block.fan_in, taps, dtype)
         self.flipped = np.empty((taps * width, block.fan_in), dtype=dtype)
-        # Group r's deltas: rows front + r, front + r + K, ... (one per window of the input's
-        # group r; those windows past the buffer's end meet no delta).
-        flat, item = self.padded.reshape(-1), self.padded.itemsize
-        n_windows = n_rows * length // taps
-        self.delta_groups = []
-        for r in range(taps):
-            count = min(n_windows - (r > 0), -(-(n_rows * length - self.front - r) // taps))
-            start = (self.front + r) * width
-            view = as_strided(flat[start:], (count, width), (taps * width * item, item))
-            self.delta_groups.append(view)
 
 
 class ConvBlock(Normalized, Layer):
@@ -236,8 +246,8 @@ class ConvBlock(Normalized, Layer):
         np.copyto(
             ws.tap_matrix.reshape(self.width, self.kernel_size, -1), self.coef.transpose(0, 2, 1)
         )
-        for windows, out in zip(ws.windows, ws.spread_groups, strict=True):
-            np.matmul(windows, ws.tap_matrix.T, out=out)  # np.dot would copy the strided views
+        # One call for the K groups; np.dot would copy the strided views.
+        np.matmul(ws.windows, ws.tap_matrix.T, out=ws.spread_groups)
         z = ws.hidden
         np.copyto(z.reshape(n_rows, n_steps, self.width), ws.spread[:, :n_steps])
         if self.normalization is None:
@@ -276,7 +286,9 @@ class ConvBlock(Normalized, Layer):
         front = buffers.front
         buffers.padded[:, front : front + n_steps] = delta.reshape(n_rows, n_steps, -1)
         if run.gradients:
-            self._tap_gradient(buffers.delta_groups, ws)
+            parts = ws.tap_gradient_parts  # dW = delta^T u, a part per group, summed
+            np.matmul(buffers.deltas.transpose(0, 2, 1), ws.windows, out=parts)
+            np.sum(parts, axis=0, out=ws.tap_gradient)
             gradient = ws.tap_gradient.reshape(self.width, self.kernel_size, -1)
             np.copyto(self.grad_coef, gradient.transpose(0, 2, 1))
             if bias_free:  # beta makes the bias redundant: its gradient is zero exactly
@@ -286,14 +298,6 @@ class ConvBlock(Normalized, Layer):
         if into is None:
             return None
         return self._input_delta(buffers, n_rows, n_steps, into)
-
-    def _tap_gradient(self, delta_groups, ws):
-        """``dW = delta^T u`` in the taps' order, into ``ws.tap_gradient``: a product per group."""
-        total, part = ws.tap_gradient, ws.tap_gradient_part
-        for r, (deltas, windows) in enumerate(zip(delta_groups, ws.windows, strict=True)):
-            np.matmul(deltas.T, windows[: len(deltas)], out=part if r else total)
-            if r:
-                total += part
 
     def _input_delta(self, buffers, n_rows, n_steps, into):
         """d loss / d x: the convolution of ``delta`` with the filters flipped in time.
@@ -307,8 +311,7 @@ class ConvBlock(Normalized, Layer):
             buffers.flipped.reshape(self.kernel_size, self.width, -1),
             self.coef[:, :, ::-1].transpose(2, 0, 1),
         )
-        for windows, out in zip(buffers.windows, buffers.spread_groups, strict=True):
-            np.matmul(windows, buffers.flipped, out=out)
+        np.matmul(buffers.windows, buffers.flipped, out=buffers.spread_groups)
         dtype = buffers.spread.dtype
         gradient = np.empty((n_rows, n_steps, self.fan_in), dtype) if into is NEW else into
         np.copyto(gradient, buffers.spread[:, :n_steps])
