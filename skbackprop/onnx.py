@@ -45,6 +45,7 @@ from ._activations import LEAKY_RELU_SLOPE
 from ._estimators import BackpropClassifier, BackpropRegressor
 from ._model import fitted_model
 from ._sequence_estimators import BackpropSequenceClassifier, BackpropSequenceRegressor
+from ._series import Series
 
 _EXTRA_HINT = (
     'ONNX export needs skl2onnx (and onnxruntime to run the result): pip install "skbackprop[onnx]"'
@@ -111,11 +112,9 @@ def pad_series(series, dtype=np.float32):
         )
     if len({array.shape[0] for array in arrays}) > 1:
         raise ValueError("The series have different numbers of channels.")
+    batch = Series.padded([array.T for array in arrays], dtype)  # as fit and predict pad them
     lengths = np.array([array.shape[1] for array in arrays], dtype=np.int64)
-    X = np.zeros((len(arrays), arrays[0].shape[0], lengths.max()), dtype=dtype)
-    for row, array in zip(X, arrays, strict=True):
-        row[:, : array.shape[1]] = array
-    return X, lengths
+    return np.ascontiguousarray(batch.values.transpose(0, 2, 1)), lengths
 
 
 def _fitted_only(parse):
@@ -201,7 +200,7 @@ class _Graph:
         self.ops, self.dtype, self.opset = onnx_ops, dtype, opset
         # With series of unequal lengths: each one's length, and which steps are valid
         # (rows, 1, steps); see ``with_lengths``.
-        self.lengths = self.valid = None
+        self.lengths = self.lengths_column = self.valid = None
         # The newer activations from primitives, each the way numpy computes it here
         # (several of ONNX's own, LeakyRelu among them, run in float32 only in onnxruntime).
         self.hidden = {
@@ -288,8 +287,10 @@ class _Graph:
             "Range", np.array(0, int64), self.op("Squeeze", n_steps), np.array(1, int64)
         )
         self.lengths = lengths
-        column = self.op("Unsqueeze", lengths, np.array([1], int64))
-        below = self.op("Less", self.op("Unsqueeze", steps, np.array([0], int64)), column)
+        self.lengths_column = self.op("Unsqueeze", lengths, np.array([1], int64))  # (rows, 1)
+        below = self.op(
+            "Less", self.op("Unsqueeze", steps, np.array([0], int64)), self.lengths_column
+        )
         self.valid = self.op("Unsqueeze", below, np.array([1], int64))  # (rows, 1, steps)
         return self.on_valid_steps(x)
 
@@ -349,11 +350,7 @@ class _Graph:
             lowest = np.array([-np.inf], dtype=self.dtype)
             return self._reduce("Max", self.op("Where", self.valid, x, lowest))
         total = self._reduce("Sum", self.on_valid_steps(x))
-        counts = self.op(
-            "Cast",
-            self.op("Unsqueeze", self.lengths, np.array([1], int64)),
-            to=_onnx_type(self.dtype),
-        )
+        counts = self.op("Cast", self.lengths_column, to=_onnx_type(self.dtype))
         return self.op("Div", total, counts)
 
     def recurrent(self, x, kind, weights, recurrence, bias, units):
