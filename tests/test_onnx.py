@@ -39,11 +39,13 @@ def _converters():
     register_converters()
 
 
+def _session(onx):
+    return onnxruntime.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
 def _run(model, X_in, **options):
     onx = to_onnx(model, X_in[:1], options=options or None)
-    session = onnxruntime.InferenceSession(
-        onx.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
+    session = _session(onx)
     return session.run(None, {session.get_inputs()[0].name: X_in})
 
 
@@ -192,9 +194,7 @@ def test_sequence_classifier_matches_onnxruntime(network, dtype):
 
     tensor = FloatTensorType if dtype == np.float32 else DoubleTensorType
     onx = to_onnx(model, initial_types=[("X", tensor([None, 2, None]))], options={"zipmap": False})
-    session = onnxruntime.InferenceSession(
-        onx.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
+    session = _session(onx)
     for n_steps in (30, 17, 1):
         proba = session.run(None, {"X": X_in[:, :, :n_steps]})[1]
         np.testing.assert_allclose(proba, model.predict_proba(X_in[:, :, :n_steps]), atol=1e-5)
@@ -206,10 +206,6 @@ def test_sequence_regressor_of_2d_series_matches_onnxruntime():
     model.fit(X_in, X_in[:, 3] - X_in[:, 20])
     (output,) = _run(model, X_in)
     np.testing.assert_allclose(output[:, 0], model.predict(X_in), atol=1e-5)
-
-
-def _session(onx):
-    return onnxruntime.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
 def _with_lengths(model, dtype, n_channels=2, **options):
