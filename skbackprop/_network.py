@@ -448,9 +448,7 @@ class Network:
         """
         n_rows, n_steps = X.shape[0], steps(X)
         if chunk_rows is None:
-            chunk_rows = self._chunk_rows or self._default_chunk_rows()
-            if n_steps is not None:  # the sizes per row are per step
-                chunk_rows = max(chunk_rows // n_steps, 1)
+            chunk_rows = self._default_chunk_rows(n_steps)
         result = None
         for start in range(0, max(n_rows, 1), chunk_rows):  # 0 rows: one empty chunk
             stop = min(start + chunk_rows, n_rows)
@@ -472,12 +470,19 @@ class Network:
                 between_chunks()
         return result
 
-    def _default_chunk_rows(self):
-        """Rows per chunk that keep a chunk's workspace near ``PREDICT_CHUNK_BYTES``."""
-        bytes_per_row = sum(layer.bytes_per_row(self.dtype.itemsize) for layer in self.layers)
-        rows = max(PREDICT_CHUNK_BYTES // bytes_per_row, 64)
-        self._chunk_rows = min(rows, PREDICT_MAX_CHUNK_ROWS)
-        return self._chunk_rows
+    def _default_chunk_rows(self, n_steps=None):
+        """Rows (series of ``n_steps``) per chunk, a workspace near ``PREDICT_CHUNK_BYTES``."""
+        if n_steps is None and self._chunk_rows:
+            return self._chunk_rows
+        itemsize = self.dtype.itemsize
+        per_row = sum(layer.bytes_per_row(itemsize, n_steps or 1) for layer in self.layers)
+        # Under 64 rows a chunk saves little memory and costs calls; a long series may
+        # fill a chunk alone.
+        floor = 64 if n_steps is None else 1
+        rows = min(max(PREDICT_CHUNK_BYTES // per_row, floor), PREDICT_MAX_CHUNK_ROWS)
+        if n_steps is None:
+            self._chunk_rows = rows
+        return rows
 
     def _thread_workspace(self, n_rows, n_steps=None):
         """This thread's prediction workspace for ``n_rows`` rows (a few sizes are kept)."""

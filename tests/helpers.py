@@ -3,6 +3,7 @@
 import ast
 import importlib.util
 import signal
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -17,6 +18,16 @@ def quiet_fit(model, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(*args, **kwargs)
+
+
+def peak_allocation(function):
+    """The most memory (bytes) that Python and numpy held at once while ``function()`` ran."""
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def missing_modules(code):

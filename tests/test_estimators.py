@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import assert_same_weights, quiet_fit
+from helpers import assert_same_weights, peak_allocation, quiet_fit
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -540,17 +540,6 @@ def test_non_finite_output_at_predict_is_an_error(classification):
 # -- memory ---------------------------------------------------------------------
 
 
-def _peak_allocation(function):
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        function()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_fit_holds_no_copy_of_float32_X():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40_000, 100), dtype=np.float32)
@@ -558,7 +547,7 @@ def test_fit_holds_no_copy_of_float32_X():
     model = BackpropClassifier(
         hidden_layer_sizes=(32,), max_iter=1, early_stopping=True, random_state=0
     )
-    peak = _peak_allocation(lambda: quiet_fit(model, X, y))
+    peak = peak_allocation(lambda: quiet_fit(model, X, y))
     # Shuffling and the validation split work on row indices: nothing near a
     # second copy of X (16 MB) is ever held.
     assert peak < 0.5 * X.nbytes
@@ -574,7 +563,7 @@ def test_predict_on_many_rows_in_bounded_memory():
     )
     many = rng.standard_normal((200_000, 20), dtype=np.float32)
     for method in (model.predict_proba, model.predict):
-        peak = _peak_allocation(lambda method=method: method(many))
+        peak = peak_allocation(lambda method=method: method(many))
         # All rows' activations at once would be 2 x 10**5 x 512 x 4 bytes = 400 MB;
         # chunks of about 8 MB of activations keep the peak near that plus the 2.4 MB result.
         assert peak < 16 * 2**20

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import assert_same_weights, quiet_fit
+from helpers import assert_same_weights, peak_allocation, quiet_fit
 
 from skbackprop import (
     BackpropClassifier,
@@ -70,6 +70,20 @@ def test_a_series_predicts_the_same_whatever_it_is_batched_with():
     # Other lengths than fit's: longer and shorter series predict.
     assert model.predict(np.zeros((3, 2, 100))).shape == (3,)
     assert model.predict(np.zeros((3, 2, 1))).shape == (3,)
+
+
+@pytest.mark.parametrize("pooling", ["average", "max"])
+def test_predict_on_many_short_series_in_bounded_memory(pooling):
+    # Series shorter than the kernel: the convolution's padded buffers hold 15 steps for
+    # each 1-step series, and the size of a prediction chunk has to count them.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 1, 3), dtype=np.float32)
+    model = BackpropSequenceClassifier((64,), (15,), pooling=pooling, max_iter=1, random_state=0)
+    quiet_fit(model, X, rng.integers(0, 3, len(X)))
+    many = rng.standard_normal((100_000, 1, 1), dtype=np.float32)
+    # Chunks of about 8 MB (the last one smaller, a workspace of its own) keep the peak
+    # under 16 MB; counted per step, the chunks took 41 MB.
+    assert peak_allocation(lambda: model.predict_proba(many)) < 16 * 2**20
 
 
 @pytest.mark.parametrize(

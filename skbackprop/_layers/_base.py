@@ -28,7 +28,8 @@ The network calls, for each layer:
 - ``product_per_row()``: multiply-adds per row of its largest product, for
   the thread rule (per step, for a layer whose ``PRODUCT_OVER_STEPS`` is
   true: one product spans every step of the batch);
-  ``bytes_per_row()``: its prediction workspace's size;
+  ``bytes_per_row(itemsize, n_steps)``: its prediction workspace's size per row
+  (a series of ``n_steps`` steps, for the sequence layers);
 - ``onnx(x, graph)``: its forward pass as ONNX nodes.
 """
 
@@ -130,5 +131,5 @@ class Layer:
     def product_per_row(self):
         return 0
 
-    def bytes_per_row(self, itemsize):
+    def bytes_per_row(self, itemsize, n_steps=1):
         return 0

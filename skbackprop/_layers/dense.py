@@ -192,7 +192,7 @@ class DenseBlock(Normalized, _Affine):
     def workspace(self, n_rows, dtype, training, n_steps=1):
         return _BlockWorkspace(self, n_rows, dtype, training)
 
-    def bytes_per_row(self, itemsize):
+    def bytes_per_row(self, itemsize, n_steps=1):
         # z, its scratch and the activation's bool mask (a residual's copy aside)
         return 3 * itemsize * self.width + self.width
 
@@ -273,7 +273,7 @@ class OutputLayer(_Affine):
     def workspace(self, n_rows, dtype, training, n_steps=1):
         return _OutputWorkspace(n_rows, self.width, dtype)
 
-    def bytes_per_row(self, itemsize):
+    def bytes_per_row(self, itemsize, n_steps=1):
         return 3 * itemsize * self.width  # logits, output and the delta
 
     def forward(self, x, ws, run):

@@ -120,8 +120,9 @@ class RecurrentLayer(Layer):
     def product_per_row(self):  # per step
         return self.gates * self.width * (self.fan_in + self.width)
 
-    def bytes_per_row(self, itemsize):  # per step
-        return itemsize * self.width * (2 + self.gates + (4 if self.gates == 3 else 0))
+    def bytes_per_row(self, itemsize, n_steps=1):
+        per_step = itemsize * self.width * (2 + self.gates + (4 if self.gates == 3 else 0))
+        return n_steps * per_step
 
     # -- forward ---------------------------------------------------------------
 

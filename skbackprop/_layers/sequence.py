@@ -235,8 +235,13 @@ class ConvBlock(Normalized, Layer):
     def product_per_row(self):
         return self.fan_in * self.kernel_size * self.width  # per step
 
-    def bytes_per_row(self, itemsize):  # per step: padded input, spread z, z, scratch, mask
-        return itemsize * (self.fan_in + 3 * self.width) + self.width
+    def bytes_per_row(self, itemsize, n_steps=1):
+        # The padded input and the spread products hold whole windows: for series much
+        # shorter than the kernel, far more than n_steps steps.
+        padded = _padded_length(n_steps, self.kernel_size)
+        values = (padded + self.kernel_size) * self.fan_in + padded * self.width
+        values += 2 * n_steps * self.width  # z and its scratch
+        return itemsize * values + n_steps * self.width  # and the activation's mask
 
     def forward(self, x, ws, run):
         n_rows, n_steps, n_channels = x.shape
@@ -329,8 +334,9 @@ class _PoolWorkspace:
     def __init__(self, n_rows, n_steps, width, dtype, training, pooling):
         self.output = np.empty((n_rows, width), dtype=dtype)
         self.delta = np.empty((n_rows, width), dtype=dtype) if training else None
-        self.steps = np.empty((n_rows, width), dtype=np.intp)  # max and last: where each came from
-        self.steps_last = self.padded_steps = None
+        self.steps = self.steps_last = self.padded_steps = None
+        if pooling != "average":  # where each output came from
+            self.steps = np.empty((n_rows, width), dtype=np.intp)
         if pooling == "max":  # the input with steps last (numpy's argmax over another axis
             # copies it), -inf on padded steps, and where those are
             self.steps_last = np.empty((n_rows, width, n_steps), dtype=dtype)
@@ -352,8 +358,13 @@ class TimePooling(Layer):
     def workspace(self, n_rows, dtype, training, n_steps=1):
         return _PoolWorkspace(n_rows, n_steps, self.width, dtype, training, self.pooling)
 
-    def bytes_per_row(self, itemsize):
-        return (itemsize + 8) * self.width
+    def bytes_per_row(self, itemsize, n_steps=1):
+        if self.pooling == "average":
+            return itemsize * self.width
+        values = (itemsize + 8) * self.width  # the output and where it came from
+        if self.pooling == "max":  # and the input with steps last, with its padded steps
+            values += n_steps * (itemsize * self.width + 1)
+        return values
 
     def forward(self, x, ws, run):
         n_rows, n_steps, _ = x.shape
