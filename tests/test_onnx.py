@@ -246,15 +246,18 @@ def test_series_of_unequal_lengths_match_onnxruntime_with_their_lengths(network,
     )
 
 
-def test_a_regressor_exports_with_lengths_too():
+def test_a_regressor_exports_with_lengths_too_alone_and_in_a_pipeline():
     series = [array.astype(np.float32) for array in UNEQUAL]
     model = BackpropSequenceRegressor((4,), (3,), max_iter=5, random_state=0)
     quiet_fit(model, series, [array[0].mean() for array in series])
     X_padded, lengths = pad_series(series)
-    (output,) = _session(_with_lengths(model, np.float32)).run(
-        None, {"X": X_padded, "lengths": lengths}
-    )
-    np.testing.assert_allclose(output[:, 0], model.predict(series), atol=1e-5)
+    # In a Pipeline the estimator is the only step (no scikit-learn transformer takes
+    # 3-D series): the Pipeline's two inputs reach it.
+    for exported in (model, make_pipeline(model)):
+        (output,) = _session(_with_lengths(exported, np.float32)).run(
+            None, {"X": X_padded, "lengths": lengths}
+        )
+        np.testing.assert_allclose(output[:, 0], model.predict(series), atol=1e-5)
 
 
 def test_lengths_are_refused_where_x_is_not_3d_series():
