@@ -108,10 +108,13 @@ class _Padded:
 
 
 def _spread(n_rows, n_steps, channels, kernel_size, dtype):
-    """Where a convolution's products go, ``(n_rows, P, channels)``, and that as groups."""
-    spread = np.empty((n_rows, _padded_length(n_steps, kernel_size), channels), dtype=dtype)
-    n_windows = spread.shape[0] * spread.shape[1] // kernel_size
-    return spread, _by_groups(spread.reshape(-1), n_windows, kernel_size, channels, channels)
+    """Where a convolution's products go, ``(n_rows, P, channels)``, and that as groups.
+
+    The products of the windows ``r, r + K, ...`` fill every ``K``-th row: a
+    buffer laid out as the padded input, by groups of one row.
+    """
+    products = _Padded(n_rows, n_steps, channels, kernel_size, dtype)
+    return products.padded, products.groups(channels)
 
 
 class _ConvWorkspace:
