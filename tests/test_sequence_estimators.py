@@ -208,8 +208,8 @@ def test_the_signature_is_the_mlp_estimators_with_the_blocks_first(sequence, mlp
     own += ["cell", "bptt_truncate"]
     assert [n for n in mine if n not in own] == list(theirs)
     changed = {"hidden_layer_sizes": (), "learning_rate_init": 0.01, "batch_normalization": True}
-    if sequence is BackpropSequenceClassifier:  # trains on to wider margins
-        changed.update(max_iter=300, tol=1e-5)
+    if sequence is BackpropSequenceClassifier:  # trains on to wider margins, and in batches
+        changed.update(max_iter=300, tol=1e-5, learning_rate="adaptive")
     for name, parameter in theirs.items():
         assert mine[name].kind == parameter.kind, name
         assert mine[name].default == changed.get(name, parameter.default), name
@@ -267,16 +267,48 @@ def test_mc_dropout_draws_series():
     assert draws.shape == (5, 4, 3) and np.isfinite(draws).all()
 
 
-def test_default_accuracy_on_series_of_unequal_lengths():
-    # aeon's bundled JapaneseVowels, with its own split: a list of series of 7-29 steps.
-    # The issue's target is 0.95 over 3 seeds; seed 0 gave 0.959. (GunPoint and
-    # BasicMotions, 3-D arrays, are checked where the gallery example fits them:
+@pytest.mark.parametrize("n_series, batch_size", [(63, 63), (64, 32), (200, 32)])
+def test_the_classifiers_auto_batches_are_all_series_below_64_and_32_from_there(
+    n_series, batch_size
+):
+    X, y = _waves(n=n_series, n_steps=12)
+    X_test = _waves(n=10, n_steps=12, seed=1)[0]
+
+    def probabilities(**batches):
+        model = BackpropSequenceClassifier(**SMALL, max_iter=2, **batches)
+        return quiet_fit(model, X, y).predict_proba(X_test)
+
+    auto = probabilities()
+    np.testing.assert_array_equal(auto, probabilities(batch_size=batch_size))
+    other = 32 if batch_size == n_series else n_series
+    assert not np.array_equal(auto, probabilities(batch_size=other))
+
+    # The regressor keeps the MLP's min(200, n_samples): all of these series.
+    def predictions(**batches):
+        model = BackpropSequenceRegressor(**SMALL, max_iter=2, **batches)
+        return quiet_fit(model, X, y.astype(float)).predict(X_test)
+
+    np.testing.assert_array_equal(predictions(), predictions(batch_size=n_series))
+
+
+@pytest.mark.parametrize(
+    "name, seed, target",
+    [
+        # A list of series of 7-29 steps; 270 series, so batches of 32. Seed 0 gave 0.989.
+        ("JapaneseVowels", 0, 0.95),
+        # 67 series of 24 steps, batches of 32. Each of seeds 0, 1 and 2 gave 0.963.
+        ("ItalyPowerDemand", 0, 0.96),
+    ],
+)
+def test_default_accuracy_on_aeons_bundled_sets(name, seed, target):
+    # The data sets' own splits; the issue's targets are means over 3 seeds, one here.
+    # (GunPoint and BasicMotions are checked where the gallery example fits them:
     # tests/test_examples.py, plot_classifying_time_series.py.)
     datasets = pytest.importorskip("aeon.datasets")
-    X, y = datasets.load_classification("JapaneseVowels", split="train")
-    X_test, y_test = datasets.load_classification("JapaneseVowels", split="test")
-    model = quiet_fit(BackpropSequenceClassifier(random_state=0), X, y)
-    assert model.score(X_test, y_test) >= 0.95
+    X, y = datasets.load_classification(name, split="train")
+    X_test, y_test = datasets.load_classification(name, split="test")
+    model = quiet_fit(BackpropSequenceClassifier(random_state=seed), X, y)
+    assert model.score(X_test, y_test) >= target
 
 
 RECURRENT = dict(conv_filters=(4,), kernel_sizes=(3,), recurrent_units=(6, 5), random_state=0)
