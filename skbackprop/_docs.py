@@ -378,6 +378,9 @@ def sequence_parameters(split, score, defaults=SEQUENCE_DEFAULTS):
     """
     shared = _entries(parameters(split, score))
     for name, (before, after) in defaults.items():
+        # A reworded shared entry would otherwise keep the MLP's text unnoticed.
+        if before not in shared[name]:
+            raise ValueError(f"the {name} entry no longer says {before!r}")
         shared[name] = shared[name].replace(before, after, 1)
     own = _entries(SEQUENCE_PARAMETERS)
     rest = [entry for name, entry in shared.items() if name not in own]
